@@ -227,6 +227,8 @@ export function encodeStatfs(buf: Buffer, base: number, s: StatfsResult): void {
  */
 export class DirentBuffer implements DirentList {
   readonly buf: Buffer;
+  /** Node ids of READDIRPLUS entries with attributes: each one is a kernel lookup reference. */
+  readonly references: number[] = [];
   #pos = 0;
   constructor(size: number, readonly plus: boolean, readonly minor: number) {
     this.buf = Buffer.alloc(size);
@@ -243,7 +245,10 @@ export class DirentBuffer implements DirentList {
     let dirent = base;
     const type = d.type ?? (d.entry ? direntType(d.entry.attr.mode) : 0);
     if (this.plus) {
-      if (d.entry) encodeEntryOut(this.buf, base, d.entry, this.minor);
+      if (d.entry) {
+        encodeEntryOut(this.buf, base, d.entry, this.minor);
+        if (d.entry.nodeid) this.references.push(d.entry.nodeid);
+      }
       // else: left zeroed; nodeid 0 tells the kernel "no attributes for this one".
       dirent = base + fuse_direntplus.o.dirent;
     }

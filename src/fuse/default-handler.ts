@@ -5,36 +5,39 @@
 import { fail } from './errno.js';
 import type { FuseHandler } from './handler.js';
 
+type P<K extends keyof FuseHandler> = Parameters<NonNullable<FuseHandler[K]>>;
+type R<K extends keyof FuseHandler> = ReturnType<NonNullable<FuseHandler[K]>>;
+
 export class DefaultHandler implements FuseHandler {
-  lookup(): never { return fail('ENOSYS'); }
-  forget(): void {}
-  getattr(): never { return fail('ENOSYS'); }
-  setattr(): never { return fail('ENOSYS'); }
-  readlink(): never { return fail('ENOSYS'); }
-  symlink(): never { return fail('ENOSYS'); }
-  mknod(): never { return fail('ENOSYS'); }
-  mkdir(): never { return fail('ENOSYS'); }
-  unlink(): never { return fail('ENOSYS'); }
-  rmdir(): never { return fail('ENOSYS'); }
-  rename(): never { return fail('ENOSYS'); }
-  link(): never { return fail('ENOSYS'); }
-  open(): never { return fail('ENOSYS'); }
-  read(): never { return fail('ENOSYS'); }
-  write(): never { return fail('ENOSYS'); }
-  statfs(): never { return fail('ENOSYS'); }
-  release(): never { return fail('ENOSYS'); }
-  fsync(): never { return fail('ENOSYS'); }
-  flush(): never { return fail('ENOSYS'); }
-  setxattr(): never { return fail('ENOSYS'); }
-  getxattr(): never { return fail('ENOSYS'); }
-  listxattr(): never { return fail('ENOSYS'); }
-  removexattr(): never { return fail('ENOSYS'); }
-  opendir(): never { return fail('ENOSYS'); }
-  readdir(): never { return fail('ENOSYS'); }
-  releasedir(): never { return fail('ENOSYS'); }
-  fsyncdir(): never { return fail('ENOSYS'); }
-  access(): never { return fail('ENOSYS'); }
-  create(): never { return fail('ENOSYS'); }
-  lseek(): never { return fail('ENOSYS'); }
-  fallocate(): never { return fail('ENOSYS'); }
+  lookup(..._a: P<'lookup'>): R<'lookup'> { return fail('ENOSYS'); }
+  forget(..._a: P<'forget'>): void {}
+  getattr(..._a: P<'getattr'>): R<'getattr'> { return fail('ENOSYS'); }
+  setattr(..._a: P<'setattr'>): R<'setattr'> { return fail('ENOSYS'); }
+  readlink(..._a: P<'readlink'>): R<'readlink'> { return fail('ENOSYS'); }
+  symlink(..._a: P<'symlink'>): R<'symlink'> { return fail('ENOSYS'); }
+  mknod(..._a: P<'mknod'>): R<'mknod'> { return fail('ENOSYS'); }
+  mkdir(..._a: P<'mkdir'>): R<'mkdir'> { return fail('ENOSYS'); }
+  unlink(..._a: P<'unlink'>): R<'unlink'> { return fail('ENOSYS'); }
+  rmdir(..._a: P<'rmdir'>): R<'rmdir'> { return fail('ENOSYS'); }
+  rename(..._a: P<'rename'>): R<'rename'> { return fail('ENOSYS'); }
+  link(..._a: P<'link'>): R<'link'> { return fail('ENOSYS'); }
+  open(..._a: P<'open'>): R<'open'> { return fail('ENOSYS'); }
+  read(..._a: P<'read'>): R<'read'> { return fail('ENOSYS'); }
+  write(..._a: P<'write'>): R<'write'> { return fail('ENOSYS'); }
+  statfs(..._a: P<'statfs'>): R<'statfs'> { return fail('ENOSYS'); }
+  release(..._a: P<'release'>): R<'release'> { return fail('ENOSYS'); }
+  fsync(..._a: P<'fsync'>): R<'fsync'> { return fail('ENOSYS'); }
+  flush(..._a: P<'flush'>): R<'flush'> { return fail('ENOSYS'); }
+  setxattr(..._a: P<'setxattr'>): R<'setxattr'> { return fail('ENOSYS'); }
+  getxattr(..._a: P<'getxattr'>): R<'getxattr'> { return fail('ENOSYS'); }
+  listxattr(..._a: P<'listxattr'>): R<'listxattr'> { return fail('ENOSYS'); }
+  removexattr(..._a: P<'removexattr'>): R<'removexattr'> { return fail('ENOSYS'); }
+  opendir(..._a: P<'opendir'>): R<'opendir'> { return fail('ENOSYS'); }
+  readdir(..._a: P<'readdir'>): R<'readdir'> { return fail('ENOSYS'); }
+  releasedir(..._a: P<'releasedir'>): R<'releasedir'> { return fail('ENOSYS'); }
+  fsyncdir(..._a: P<'fsyncdir'>): R<'fsyncdir'> { return fail('ENOSYS'); }
+  access(..._a: P<'access'>): R<'access'> { return fail('ENOSYS'); }
+  create(..._a: P<'create'>): R<'create'> { return fail('ENOSYS'); }
+  lseek(..._a: P<'lseek'>): R<'lseek'> { return fail('ENOSYS'); }
+  fallocate(..._a: P<'fallocate'>): R<'fallocate'> { return fail('ENOSYS'); }
 }

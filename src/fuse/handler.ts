@@ -14,6 +14,14 @@
 // mknod, mkdir, symlink, link, create, and each readdirplus entry with a non-zero nodeid that
 // was accepted by DirentList.add — adds one reference to that node id. forget() removes them.
 // A node id must stay valid until its count returns to zero; the root (1) is never forgotten.
+// If such a reply cannot be delivered (the request was interrupted meanwhile), the session
+// calls forget() for the references it carried, so counts never leak.
+//
+// Replies are written synchronously the moment a handler's value (or promise) settles, so
+// buffers returned by read/readlink/getxattr only need to stay unchanged until then.
+//
+// Child processes: never spawn a child whose start needs this mount (cwd or executable inside
+// it) from the process serving it: libuv blocks the loop until the child has exec'd.
 
 import type { Attr, DirentList, Entry, OpenResult, StatfsResult } from './types.js';
 
@@ -83,9 +91,13 @@ export interface FuseHandler {
    * as one Buffer or several: they are written to the device with writev, without copying.
    */
   read(ctx: RequestContext, nodeid: number, fh: number, offset: number, size: number): Buffer | Buffer[] | Promise<Buffer | Buffer[]>;
-  /** `data` is a view into the request buffer: copy it if you keep it past the call. Returns bytes written. */
+  /**
+   * `data` is a view into the request buffer: copy it if you keep it past the call. `flags` are
+   * the file's open(2) flags (fuse_write_in.flags). Returns bytes written.
+   */
   write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, flags: number): number | Promise<number>;
   statfs(ctx: RequestContext, nodeid: number): StatfsResult | Promise<StatfsResult>;
+  /** Last close of an open file; `flags` are its open(2) flags. Errors are not seen by anyone. */
   release(ctx: RequestContext, nodeid: number, fh: number, flags: number): void | Promise<void>;
   fsync(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): void | Promise<void>;
   flush(ctx: RequestContext, nodeid: number, fh: number, lockOwner: bigint): void | Promise<void>;
@@ -97,8 +109,9 @@ export interface FuseHandler {
   removexattr(ctx: RequestContext, nodeid: number, name: string): void | Promise<void>;
   opendir(ctx: RequestContext, nodeid: number, flags: number): OpenResult | Promise<OpenResult>;
   /**
-   * FUSE_READDIR and FUSE_READDIRPLUS (`list.plus`). Add entries after cookie `offset` until
-   * list.add() returns false; each entry's `off` is the cookie of the entry after it.
+   * FUSE_READDIR and FUSE_READDIRPLUS (`list.plus`). `offset` is 0 or the `off` of an entry
+   * returned earlier; add the entries that follow it until list.add() returns false. Each
+   * entry's `off` must be a cookie that, passed back as `offset`, resumes right after it.
    */
   readdir(ctx: RequestContext, nodeid: number, fh: number, offset: number, list: DirentList): void | Promise<void>;
   releasedir(ctx: RequestContext, nodeid: number, fh: number): void | Promise<void>;

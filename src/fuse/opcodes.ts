@@ -28,6 +28,12 @@ export interface OpRow<A = any, R = any> {
   decode(r: Reader, neg: Negotiated): A;
   call(h: FuseHandler, ctx: RequestContext, nodeid: number, args: A): R | Promise<R>;
   encode(result: R, args: A, neg: Negotiated): Payload;
+  /**
+   * Node ids whose lookup count the reply adds to. When the reply cannot be delivered (the
+   * request was interrupted meanwhile), the session hands them back to forget() so the
+   * handler's counts stay equal to the kernel's.
+   */
+  references?(result: R, args: A): readonly number[];
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -39,6 +45,10 @@ function row<A, R>(name: abi.FuseOpcodeName, r: Omit<OpRow<A, R>, 'opcode' | 'na
 /** The reply of every operation that creates a name (lookup, mknod, mkdir, symlink, link). */
 function entryReply(e: Entry, _args: unknown, neg: Negotiated): Buffer {
   return entryPayload(e, neg);
+}
+
+function entryRefs(e: Entry): number[] {
+  return e.nodeid ? [e.nodeid] : [];
 }
 
 function entryPayload(e: Entry, neg: Negotiated): Buffer {
@@ -175,6 +185,7 @@ function readdirRow(name: 'FUSE_READDIR' | 'FUSE_READDIRPLUS'): OpRow {
     },
     call: (h, ctx, n, a) => h.readdir(ctx, n, a.fh, a.offset, a.list),
     encode: (_r, a) => a.list.bytes(),
+    references: (_r, a) => a.list.references,
   });
 }
 
@@ -183,6 +194,7 @@ export const OPS: readonly OpRow[] = [
     decode: (r) => r.cstring(),
     call: (h, ctx, n, name) => h.lookup(ctx, n, name),
     encode: entryReply,
+    references: entryRefs,
   }),
   row<number, void>('FUSE_FORGET', {
     decode: (r) => readSafeU64(r.buf, r.struct(abi.fuse_forget_in) + abi.fuse_forget_in.o.nlookup),
@@ -222,6 +234,7 @@ export const OPS: readonly OpRow[] = [
     },
     call: (h, ctx, n, a) => h.symlink(ctx, n, a.name, a.target),
     encode: entryReply,
+    references: entryRefs,
   }),
   row<{ mode: number; rdev: number; umask: number; name: string }, Entry>('FUSE_MKNOD', {
     decode: (r, neg) => {
@@ -232,6 +245,7 @@ export const OPS: readonly OpRow[] = [
     },
     call: (h, ctx, n, a) => h.mknod(ctx, n, a.name, a.mode, a.rdev, a.umask),
     encode: entryReply,
+    references: entryRefs,
   }),
   row<{ mode: number; umask: number; name: string }, Entry>('FUSE_MKDIR', {
     decode: (r) => {
@@ -241,6 +255,7 @@ export const OPS: readonly OpRow[] = [
     },
     call: (h, ctx, n, a) => h.mkdir(ctx, n, a.name, a.mode, a.umask),
     encode: entryReply,
+    references: entryRefs,
   }),
   row<string, void>('FUSE_UNLINK', { decode: (r) => r.cstring(), call: (h, ctx, n, name) => h.unlink(ctx, n, name), encode: none }),
   row<string, void>('FUSE_RMDIR', { decode: (r) => r.cstring(), call: (h, ctx, n, name) => h.rmdir(ctx, n, name), encode: none }),
@@ -262,6 +277,7 @@ export const OPS: readonly OpRow[] = [
     // The request's nodeid is the new parent; the node being linked travels in the body.
     call: (h, ctx, n, a) => h.link(ctx, a.oldNode, n, a.name),
     encode: entryReply,
+    references: entryRefs,
   }),
   row<number, OpenResult>('FUSE_OPEN', { decode: decodeOpen, call: (h, ctx, n, f) => h.open(ctx, n, f), encode: openPayload }),
   row<RWArgs, Buffer | Buffer[]>('FUSE_READ', {
@@ -365,6 +381,7 @@ export const OPS: readonly OpRow[] = [
     },
     call: (h, ctx, n, a) => h.create(ctx, n, a.name, a.mode, a.flags, a.umask),
     encode: (res, _a, neg) => [entryPayload(res.entry, neg), openPayload(res.open)],
+    references: (res) => entryRefs(res.entry),
   }),
   row<{ fh: number; offset: number; whence: number }, number>('FUSE_LSEEK', {
     decode: (r) => {

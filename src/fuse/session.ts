@@ -169,7 +169,13 @@ export class Session {
       this.#fail(row, unique, err);
       return;
     }
-    if (payload !== null) this.#reply(unique, payload);
+    if (payload === null) return;
+    const rc = this.#reply(unique, payload);
+    if (rc === errno.ENOENT && row.references) {
+      // The kernel dropped the request (interrupted): it never took these references.
+      const refs = row.references(result, args);
+      if (refs.length) this.#handler.forget(refs.map((nodeid) => ({ nodeid, nlookup: 1 })));
+    }
   }
 
   #fail(row: OpRow, unique: bigint, err: unknown): void {
@@ -226,7 +232,7 @@ export class Session {
     this.#reply(unique, null);
   }
 
-  #reply(unique: bigint, payload: Payload): void {
+  #reply(unique: bigint, payload: Payload): number {
     const parts: Buffer[] = [Buffer.allocUnsafe(fuse_out_header.size)];
     let len = fuse_out_header.size;
     if (payload) {
@@ -234,7 +240,7 @@ export class Session {
       else for (const p of payload) { parts.push(p); len += p.length; }
     }
     encodeOutHeader(parts[0]!, len, 0, unique);
-    this.#write(parts);
+    return this.#write(parts);
   }
 
   #replyError(unique: bigint, code: number): void {
@@ -243,11 +249,12 @@ export class Session {
     this.#write([b]);
   }
 
-  #write(parts: Buffer[]): void {
-    if (this.#state !== 'running') return;
+  #write(parts: Buffer[]): number {
+    if (this.#state !== 'running') return errno.ENOTCONN;
     const rc = this.#device.writeReply(parts);
     // ENOENT: the request was interrupted and is gone. Anything else is our bug or a dead device.
     if (rc !== 0 && rc !== errno.ENOENT) this.#log('error', `reply write failed: errno ${rc}`);
+    return rc;
   }
 
   // ---- notifications ------------------------------------------------------------------------

@@ -69,7 +69,7 @@ export function direntType(mode: number): number {
 export interface DirentInput {
   name: string;
   ino: number;
-  /** Cookie of the next entry: passing it back as `offset` resumes after this one. */
+  /** This entry's resume cookie: passing it back as readdir `offset` continues after it. */
   off: number;
   /** DT_* type; derived from entry.attr.mode when an entry is given. */
   type?: number;

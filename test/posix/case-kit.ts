@@ -116,9 +116,19 @@ export function typeOf(mode: number): string {
 export function normStat(st: BigIntStats): ObservationRecord {
   const mode = Number(st.mode);
   const type = typeOf(mode);
-  const base = { type, mode: '0o' + (mode & 0o7777).toString(8) };
+  const base = { type, mode: permissions(mode) };
   if (type === 'dir') return base;
   return { ...base, size: Number(st.size), nlink: Number(st.nlink) };
+}
+
+/** Permission bits (with setuid/setgid/sticky) as '0o755': readable in a diff. */
+export function permissions(mode: number): string {
+  return '0o' + (mode & 0o7777).toString(8);
+}
+
+/** The permission bits of `path`, following symlinks. */
+export async function modeOf(path: string): Promise<string> {
+  return permissions((await stat(path)).mode);
 }
 
 export async function statOf(path: string): Promise<ObservationRecord> {

@@ -4,7 +4,7 @@
 import { constants } from 'node:fs';
 import { access, chmod, lutimes, mkdir, open, readFile, rename, symlink, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bigStat, outcome, posixCase, statOf, tick, withHandle, type PosixCase } from './case-kit.js';
+import { bigStat, modeOf, outcome, permissions, posixCase, tick, withHandle, type PosixCase } from './case-kit.js';
 import { runCommand } from './child-tools.js';
 
 /**
@@ -16,10 +16,6 @@ async function currentUmask(): Promise<number> {
   const m = /^Umask:\s*([0-7]+)$/m.exec(status);
   if (m?.[1] === undefined) throw new Error('no Umask line in /proc/self/status');
   return parseInt(m[1], 8);
-}
-
-function octal(mode: number): string {
-  return '0o' + mode.toString(8);
 }
 
 // Explicit times are exactly representable doubles (x.25, x.75), so Node's seconds-as-double
@@ -41,16 +37,17 @@ export const metaCases: PosixCase[] = [
       await tick();
       await chmod(p, 0o755);
       const after = await bigStat(p);
-      const modes: Record<string, string | null> = { exec: (await statOf(p))['mode'] ?? null };
+      const modes: Record<string, string> = { exec: await modeOf(p) };
       await chmod(p, 0o4750);
-      modes['setuid'] = (await statOf(p))['mode'] ?? null;
+      modes['setuid'] = await modeOf(p);
+      await withHandle(open(p, 'r'), (fh) => fh.chmod(0o600));
+      modes['fchmod'] = await modeOf(p);
+      // Last, so no open() above needs permission bits a non-root owner would lack.
       await chmod(p, 0);
-      modes['none'] = (await statOf(p))['mode'] ?? null;
+      modes['none'] = await modeOf(p);
       await mkdir(join(d, 'dir'));
       await chmod(join(d, 'dir'), 0o1777);
-      modes['stickyDir'] = (await statOf(join(d, 'dir')))['mode'] ?? null;
-      await withHandle(open(p, 'r'), (fh) => fh.chmod(0o600));
-      modes['fchmod'] = (await statOf(p))['mode'] ?? null;
+      modes['stickyDir'] = await modeOf(join(d, 'dir'));
       return {
         modes,
         ctimeAdvanced: after.ctimeNs > before.ctimeNs,
@@ -59,7 +56,7 @@ export const metaCases: PosixCase[] = [
       };
     },
     {
-      modes: { exec: '0o755', setuid: '0o4750', none: '0o0', stickyDir: '0o1777', fchmod: '0o600' },
+      modes: { exec: '0o755', setuid: '0o4750', fchmod: '0o600', none: '0o0', stickyDir: '0o1777' },
       ctimeAdvanced: true,
       mtimeKept: true,
       missing: 'ENOENT',
@@ -74,17 +71,17 @@ export const metaCases: PosixCase[] = [
       await writeFile(join(d, 'f751'), '', { mode: 0o751 });
       await mkdir(join(d, 'd777'), { mode: 0o777 });
       const modes = {
-        f666: (await statOf(join(d, 'f666')))['mode'] ?? null,
-        f751: (await statOf(join(d, 'f751')))['mode'] ?? null,
-        d777: (await statOf(join(d, 'd777')))['mode'] ?? null,
+        f666: await modeOf(join(d, 'f666')),
+        f751: await modeOf(join(d, 'f751')),
+        d777: await modeOf(join(d, 'd777')),
       };
       return {
         // The umask is this process's, shared by both sides of a comparison.
         modes,
         matchUmask:
-          modes.f666 === octal(0o666 & ~umask) &&
-          modes.f751 === octal(0o751 & ~umask) &&
-          modes.d777 === octal(0o777 & ~umask),
+          modes.f666 === permissions(0o666 & ~umask) &&
+          modes.f751 === permissions(0o751 & ~umask) &&
+          modes.d777 === permissions(0o777 & ~umask),
       };
     },
     { matchUmask: true },

@@ -15,9 +15,10 @@ export interface ChildResult {
 }
 
 /** Runs a program to completion. Never rejects for a non-zero exit: that is a result too. */
-export function runCommand(file: string, args: readonly string[]): Promise<ChildResult> {
+export function runCommand(file: string, args: readonly string[], cwd?: string): Promise<ChildResult> {
+  const options = { timeout: CHILD_TIMEOUT_MS, encoding: 'utf8' as const, maxBuffer: 16 * 1024 * 1024, cwd };
   return new Promise((resolve, reject) => {
-    execFile(file, [...args], { timeout: CHILD_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(file, [...args], options, (err, stdout, stderr) => {
       if (err !== null && typeof err.code === 'string') {
         reject(err); // spawn itself failed (ENOENT: program missing)
         return;
