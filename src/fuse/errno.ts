@@ -14,7 +14,12 @@ export class FuseError extends Error {
   readonly errno: number;
   readonly code: string;
   constructor(code: ErrnoName, message?: string) {
+    // Expected outcomes (ENOENT on a negative lookup…) are frequent and never logged: skip the
+    // stack trace capture, which costs more than the rest of a lookup.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message ?? code);
+    Error.stackTraceLimit = limit;
     this.name = 'FuseError';
     this.code = code;
     this.errno = errno[code];
