@@ -3,13 +3,21 @@
 // Commands are rows of one table; a command that is not ready is not listed.
 
 import { readFileSync } from 'node:fs';
+import { daemonCommand } from './daemon-command.js';
+import { addRepoCommand, listReposCommand, removeRepoCommand, statusCommand } from './repo-commands.js';
 
 interface Command {
   readonly summary: string;
   run(args: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = {};
+const COMMANDS: Record<string, Command> = {
+  'add-repo': { summary: 'register a repo: blobless clone, index, sizes (--name --remote [--branch|--ref] [--mount-root] [--refresh] [--depth])', run: addRepoCommand },
+  daemon: { summary: 'mount every registered repo and serve it (foreground) [--root D] [--hydration-concurrency N]', run: daemonCommand },
+  status: { summary: 'one line of state for a repo (--name N [--json])', run: statusCommand },
+  'list-repos': { summary: 'name, branch, mount path and remote of every repo', run: listReposCommand },
+  'remove-repo': { summary: 'unregister a repo (--name N [--purge] also deletes its data)', run: removeRepoCommand },
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,8 +29,10 @@ function usage(): string {
   return [
     'usage: artifact-fs <command> [options]',
     '',
-    rows.length ? 'commands:' : 'No repository commands are available in this build yet; the FUSE library and',
-    ...(rows.length ? rows : ['its memfs example are (npm run example:memfs -- <mountpoint>).']),
+    'commands:',
+    ...rows,
+    '',
+    'State lives under $ARTIFACT_FS_ROOT (default /var/lib/artifact-fs).',
     '',
     'options: --help, --version',
   ].join('\n');
@@ -49,7 +59,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`artifact-fs: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    // One line, whatever the error carried; usage errors exit 2, everything else 1.
+    const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+    process.stderr.write(`artifact-fs: ${message}\n`);
+    process.exit((err as { code?: unknown }).code === 'usage' ? 2 : 1);
   },
 );

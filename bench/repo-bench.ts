@@ -1,0 +1,148 @@
+// Read-path rows: a synthetic repository served over smart HTTP at 0 and 25 ms per request,
+// artifact-fs (add-repo + daemon) against plain `git clone` variants and a native checkout.
+
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afs, startDaemon, type DaemonChild } from '../test/support/cli.js';
+import { startGitServer, type GitServer } from '../test/support/git-server.js';
+import type { Row } from './report.js';
+import { makeSyntheticRepo, type SyntheticShape } from './synthetic-repo.js';
+
+const exec = promisify(execFile);
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t0 = performance.now();
+  const v = await fn();
+  return [performance.now() - t0, v];
+}
+
+async function walk(dir: string, out: string[] = []): Promise<string[]> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name === '.git') continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await walk(p, out);
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+async function clone(server: GitServer, dest: string, flags: string[]): Promise<{ ms: number; requests: number }> {
+  server.resetStats();
+  const [ms] = await timed(() => exec('git', ['clone', '-q', ...flags, server.url('bench'), dest], { maxBuffer: 1 << 24 }));
+  return { ms, requests: server.stats.requests };
+}
+
+async function statAll(files: string[]): Promise<number> {
+  const [ms] = await timed(async () => { for (const f of files) await stat(f); });
+  return ms;
+}
+
+async function waitHydrated(state: string, deadlineMs: number): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const line = (await afs(state, ['status', '--name', 'bench'])).stdout;
+    const m = /hydrated_blobs=(\d+) .*total_blobs=(\d+)/.exec(line);
+    if (m && m[1] === m[2]) return;
+    if (Date.now() > end) throw new Error(`not hydrated in time: ${line}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function sha(files: string[]): Promise<string> {
+  const h = createHash('sha1');
+  for (const f of files.sort()) h.update(await readFile(f));
+  return h.digest('hex');
+}
+
+interface Scenario { label: string; latencyMs: number }
+
+async function scenario(root: string, server: GitServer, s: Scenario, small: string): Promise<Row[]> {
+  server.setLatency(s.latencyMs);
+  const g = `${s.label}, ${s.latencyMs} ms/request`;
+  const dir = join(root, `run-${s.latencyMs}`);
+  await mkdir(dir, { recursive: true });
+  const full = await clone(server, join(dir, 'full'), []);
+  const blobless = await clone(server, join(dir, 'blobless'), ['--filter=blob:none']);
+  const noCheckout = await clone(server, join(dir, 'nocheckout'), ['--filter=blob:none', '--no-checkout']);
+  const shallow = await clone(server, join(dir, 'depth1'), ['--depth=1']);
+  const nativeFiles = await walk(join(dir, 'depth1'));
+  const nativeSum = await sha(nativeFiles);
+
+  // artifact-fs: daemon already running and watching the registry; add-repo → ls → full hydration.
+  const state = join(dir, 'state');
+  const mnt = join(dir, 'mnt');
+  const daemon: DaemonChild = startDaemon(state, ['--root', mnt]);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    server.resetStats();
+    const t0 = performance.now();
+    const add = await afs(state, ['add-repo', '--name', 'bench', '--remote', server.url('bench'), '--branch', 'main']);
+    if (add.code !== 0) throw new Error(add.stderr);
+    const root = join(mnt, 'bench');
+    await daemon.waitMounted(root, 60_000);
+    await readdir(root);
+    const lsMs = performance.now() - t0;
+    const [firstReadMs] = await timed(() => readFile(join(root, small)));
+    await waitHydrated(state, 600_000);
+    const files = await walk(root);
+    const mountSum = await sha(files);
+    const hydrateMs = performance.now() - t0;
+    if (mountSum !== nativeSum) throw new Error('mount content differs from the depth-1 checkout');
+    const requests = server.stats.requests;
+    const statMount = await statAll(files);
+    const statNative = await statAll(nativeFiles);
+    const [grepMount] = await timed(() => exec('grep', ['-r', '-c', 'zzzz-not-there', root]).catch(() => undefined));
+    const [grepNative] = await timed(() => exec('grep', ['-r', '-c', 'zzzz-not-there', join(dir, 'depth1')]).catch(() => undefined));
+    return [
+      { group: g, what: 'add-repo → ls works vs blobless --no-checkout clone', subject: lsMs, baseline: noCheckout.ms, unit: 'ms', goal: '≤ 1.1x', note: `blobless clone with checkout ${blobless.ms.toFixed(0)} ms` },
+      { group: g, what: 'first read of a small file (after mount)', subject: firstReadMs, baseline: Math.max(1, s.latencyMs), unit: 'ms', goal: '≤ 1 RTT + 20 ms', note: 'baseline: one round trip' },
+      { group: g, what: 'add-repo → every file hydrated + verified vs clone --depth=1', subject: hydrateMs, baseline: shallow.ms, unit: 'ms', goal: '≤ 2x', note: `${requests} requests vs ${shallow.requests}` },
+      { group: g, what: 'same vs full git clone', subject: hydrateMs, baseline: full.ms, unit: 'ms', goal: '≤ 0.3x', note: `full clone ${full.requests} requests` },
+      { group: g, what: `stat ${files.length} files (hydrated) vs native checkout`, subject: statMount, baseline: statNative, unit: 'ms' },
+      { group: g, what: 'grep -r after hydration vs native checkout', subject: grepMount, baseline: grepNative, unit: 'ms' },
+    ];
+  } finally {
+    await daemon.stop();
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** Stat of every file before any hydration (background off): time and blobs fetched. */
+async function statBeforeHydration(root: string, server: GitServer): Promise<Row> {
+  server.setLatency(0);
+  const dir = join(root, 'stat-cold');
+  const state = join(dir, 'state');
+  const mnt = join(dir, 'mnt');
+  await exec('git', ['clone', '-q', server.url('bench'), join(dir, 'native')]);
+  const nativeFiles = await walk(join(dir, 'native'));
+  const add = await afs(state, ['add-repo', '--name', 'bench', '--remote', server.url('bench'), '--mount-root', mnt]);
+  if (add.code !== 0) throw new Error(add.stderr);
+  const daemon = startDaemon(state, ['--hydration-concurrency', '0']);
+  try {
+    await daemon.waitMounted(join(mnt, 'bench'));
+    server.resetStats();
+    const files = await walk(join(mnt, 'bench'));
+    const mount = await statAll(files);
+    const native = await statAll(nativeFiles);
+    return { group: 'read path', what: `stat ${files.length} files before any hydration vs native`, subject: mount, baseline: native, unit: 'ms', goal: '≤ 2x, 0 fetches', note: `${server.stats.fetchRequests} fetch requests` };
+  } finally {
+    await daemon.stop();
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+export async function repoRows(root: string, shape: SyntheticShape, label: string): Promise<Row[]> {
+  const remote = join(root, 'remote');
+  await makeSyntheticRepo(join(remote, 'bench.git'), shape);
+  const server = await startGitServer({ root: remote });
+  try {
+    const rows: Row[] = [await statBeforeHydration(root, server)];
+    for (const latencyMs of [0, 25]) rows.push(...(await scenario(root, server, { label, latencyMs }, 'package.json')));
+    return rows;
+  } finally {
+    await server.close();
+  }
+}

@@ -1,0 +1,92 @@
+// add-repo, synchronous mode: blobless clone, tree index, blob sizes from the server, snapshot
+// persisted, then registered. Nothing is half-registered: the clone is built in a temp dir and
+// moved into place only when everything succeeded, and the registry row and snapshot are
+// written in one transaction after that move.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { blobLessClone, headCommit } from '../gitstore/clone.js';
+import { runGit } from '../gitstore/git-run.js';
+import { createGitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
+import { listTree } from '../gitstore/tree-index.js';
+import { BlobCache } from '../hydrator/blob-cache.js';
+import { GIT_MODE_SYMLINK } from '../model/tree.js';
+import type { Oid } from '../model/ids.js';
+import type { Db } from '../registry/db.js';
+import { getRepo, insertRepo } from '../registry/repos.js';
+import { assignInodes, saveSnapshot } from '../registry/snapshot-store.js';
+import type { StateRoot } from '../registry/state-root.js';
+import { credentialConfig, splitCredentials } from '../util/redact.js';
+import { remoteAccess, type RemoteAccess } from './remote-access.js';
+import { UsageError, type AddRepoSpec } from './repo-spec.js';
+import { learnSizes } from './sizes.js';
+
+export interface AddRepoResult {
+  entries: number;
+  blobs: number;
+  sizesKnown: boolean;
+}
+
+/**
+ * Symlink targets are part of the tree's shape (`ls -l`, `find -ls` and path resolution read
+ * them), and they are tiny: fetch them all with the tree, in one request, into the blob cache.
+ */
+async function prefetchSymlinks(root: StateRoot, gitDir: string, access: RemoteAccess, oids: Oid[]): Promise<void> {
+  const unique = [...new Set(oids)];
+  if (!unique.length) return;
+  const cache = await BlobCache.open({ root: root.dir });
+  await mkdir(root.scratchDir, { recursive: true, mode: 0o700 });
+  const fetcher = createGitBlobFetcher(gitDir, { gitConfig: access.gitConfig, scratchDir: root.scratchDir, log: () => {} });
+  try {
+    await fetcher.fetch(unique, async (oid, size, content) => { await cache.write(oid, size, content); }, new AbortController().signal);
+  } finally {
+    await fetcher.close();
+  }
+}
+
+export async function addRepo(root: StateRoot, db: Db, spec: AddRepoSpec): Promise<AddRepoResult> {
+  if (getRepo(db, spec.name)) throw new UsageError(`repo '${spec.name}' already exists (remove-repo first)`);
+  const split = splitCredentials(spec.remote);
+  const access: RemoteAccess = remoteAccess(split.url, split.username, split.password);
+  await mkdir(join(root.dir, 'repos'), { recursive: true, mode: 0o700 });
+  const tmp = join(root.dir, 'repos', `.tmp-${spec.name}-${randomBytes(4).toString('hex')}`);
+  try {
+    const work = join(tmp, 'work');
+    await blobLessClone(work, { url: split.url, branch: spec.branch, ref: spec.ref, depth: spec.depth, config: credentialConfig(split.url, split.username, split.password) });
+    const gitDir = join(work, '.git');
+    const branch = spec.ref ? null : (spec.branch ?? (await runGit(['--git-dir', gitDir, 'symbolic-ref', '--short', 'HEAD'])).trim());
+    const head = await headCommit(gitDir);
+    const entries = await listTree(gitDir, head.oid);
+    const blobOids = [...new Set(entries.filter((e) => e.type === 'blob').map((e) => e.oid))];
+    const sizes = await learnSizes(access, blobOids as Oid[]);
+    await prefetchSymlinks(root, gitDir, access, entries.filter((e) => e.mode === GIT_MODE_SYMLINK).map((e) => e.oid));
+    if (split.username !== undefined || split.password !== undefined) {
+      await writeFile(join(tmp, 'credentials.json'), JSON.stringify({ username: split.username, password: split.password }), { mode: 0o600 });
+    }
+    const dest = root.repoDir(spec.name);
+    await rm(dest, { recursive: true, force: true }); // an orphan left by a crash before registration
+    await rename(tmp, dest);
+    try {
+      const inodes = assignInodes(new Map(), entries.map((e) => e.path));
+      db.transaction(() => {
+        insertRepo(db, {
+          name: spec.name, remote: split.url, branch, ref: spec.ref ?? null, mountRoot: spec.mountRoot ?? null,
+          refresh: spec.refresh, depth: spec.depth ?? null, gitDir: root.gitDir(spec.name),
+          hasCredentials: split.username !== undefined, objectInfo: sizes !== undefined, generation: 1,
+          createdAt: new Date().toISOString(),
+        });
+        saveSnapshot(db, spec.name, 1, {
+          commit: head.oid as Oid, commitTime: head.time,
+          entries: entries.map((e) => ({ ...e, size: e.type === 'blob' ? (sizes?.get(e.oid) ?? -1) : 0, ino: inodes.get(e.path)! })),
+        });
+      })();
+    } catch (err) {
+      await rm(dest, { recursive: true, force: true });
+      throw err;
+    }
+    return { entries: entries.length, blobs: blobOids.length, sizesKnown: sizes !== undefined };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}

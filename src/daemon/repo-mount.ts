@@ -1,0 +1,108 @@
+// One mounted repository: snapshot + filesystem + hydration source + mount, owned together and
+// disposed together.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mountFilesystem, type MountedFilesystem } from '../fuse/index.js';
+import { RepoFs, type BlobProvider } from '../fs/repo-fs.js';
+import { createGitBlobFetcher, type GitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
+import type { BlobCache } from '../hydrator/blob-cache.js';
+import type { Hydrator, HydrationSource } from '../hydrator/hydrator.js';
+import type { Oid } from '../model/ids.js';
+import type { Db } from '../registry/db.js';
+import type { RepoConfig } from '../registry/repos.js';
+import { loadSnapshot } from '../registry/snapshot-store.js';
+import type { StateRoot } from '../registry/state-root.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
+import type { Log } from '../util/log.js';
+import { loadRemoteAccess } from './remote-access.js';
+
+export interface RepoStats {
+  totalBlobs: number;
+  totalBytes: number;
+  hydratedBlobs: number;
+  hydratedBytes: number;
+}
+
+export class RepoMount {
+  #mounted: MountedFilesystem | undefined;
+  #fs: RepoFs | undefined;
+  #source: HydrationSource | undefined;
+  #fetcher: GitBlobFetcher | undefined;
+  #snapshot: Snapshot | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    readonly config: RepoConfig,
+    readonly mountpoint: string,
+    private readonly deps: { root: StateRoot; db: Db; hydrator: Hydrator; cache: BlobCache; log: Log; background: boolean },
+  ) {}
+
+  get snapshot(): Snapshot | undefined { return this.#snapshot; }
+  get closed(): Promise<void> | undefined { return this.#mounted?.closed; }
+
+  async start(): Promise<void> {
+    const { db, root, hydrator, cache, log } = this.deps;
+    const c = this.config;
+    const snapshot = loadSnapshot(db, c.name, c.generation);
+    if (!snapshot) throw new Error(`repo ${c.name} has no snapshot for generation ${c.generation}`);
+    this.#snapshot = snapshot;
+    const access = await loadRemoteAccess(c.remote, c.hasCredentials ? root.credentialsFile(c.name) : undefined);
+    this.#fetcher = createGitBlobFetcher(c.gitDir, { gitConfig: access.gitConfig, scratchDir: root.scratchDir, log });
+    const source = hydrator.addSource(c.name, this.#fetcher);
+    this.#source = source;
+    const blobs: BlobProvider = {
+      ensure: (oid, size, signal) => hydrator.ensure(source, oid, size, signal),
+      cachedPath: (oid) => (cache.isKnown(oid) ? cache.pathOf(oid) : undefined),
+      nudge: (oids) => hydrator.nudge(source, oids),
+    };
+    this.#fs = new RepoFs({ snapshot, gitDir: c.gitDir, blobs, statfsPath: root.dir });
+    await mkdir(this.mountpoint, { recursive: true });
+    this.#mounted = await mountFilesystem(this.#fs, {
+      mountpoint: this.mountpoint, fsname: `artifact-fs:${c.name}`, subtype: 'artifact-fs', readOnly: true,
+      init: { dataCache: 'explicit' },
+      log: (level, message) => log(level, message, { repo: c.name }),
+    });
+    // Background hydration of everything not yet cached, in priority order.
+    const items: Array<{ oid: Oid; size: number; path: string }> = [];
+    if (this.deps.background) {
+      for (const { path, node } of snapshot.blobs()) if (!cache.isKnown(node.oid)) items.push({ oid: node.oid, size: node.size, path });
+      hydrator.enqueue(source, items);
+    }
+    log('info', 'mounted', { repo: c.name, mountpoint: this.mountpoint, commit: snapshot.commit, queued: items.length });
+  }
+
+  stats(): RepoStats {
+    const s: RepoStats = { totalBlobs: 0, totalBytes: 0, hydratedBlobs: 0, hydratedBytes: 0 };
+    const seen = new Set<string>();
+    for (const { node } of this.#snapshot?.blobs() ?? []) {
+      if (seen.has(node.oid)) continue;
+      seen.add(node.oid);
+      s.totalBlobs++;
+      s.totalBytes += Math.max(0, node.size);
+      if (this.deps.cache.isKnown(node.oid)) {
+        s.hydratedBlobs++;
+        s.hydratedBytes += Math.max(0, node.size);
+      }
+    }
+    return s;
+  }
+
+  /** Unmounts and releases everything. Idempotent. */
+  close(): Promise<void> {
+    return (this.#closing ??= (async () => {
+      try {
+        await this.#mounted?.close();
+      } finally {
+        await this.#source?.close();
+        await this.#fs?.closeAll();
+        await this.#fetcher?.close();
+        this.deps.log('info', 'unmounted', { repo: this.config.name, mountpoint: this.mountpoint });
+      }
+    })());
+  }
+}
+
+export function mountpointFor(c: RepoConfig, daemonMountRoot: string | undefined, root: StateRoot): string {
+  return join(c.mountRoot ?? daemonMountRoot ?? root.defaultMountRoot, c.name);
+}

@@ -1,0 +1,73 @@
+// The registry database: SQLite in WAL mode, the source of truth for repo configuration and
+// snapshots, shared by the CLI and the daemon (each opens it; writes are short transactions).
+
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+/** Schema migrations, applied in order; PRAGMA user_version records how many ran. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE repos (
+     name TEXT PRIMARY KEY,
+     remote TEXT NOT NULL,              -- never contains credentials
+     branch TEXT,
+     ref TEXT,
+     mount_root TEXT,
+     refresh TEXT NOT NULL,             -- '30s', '5m', 'never'
+     depth INTEGER,
+     git_dir TEXT NOT NULL,
+     has_credentials INTEGER NOT NULL,
+     object_info INTEGER NOT NULL,      -- the remote served blob sizes (object-info)
+     generation INTEGER NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE snapshots (
+     repo TEXT NOT NULL REFERENCES repos(name) ON DELETE CASCADE,
+     generation INTEGER NOT NULL,
+     commit_oid TEXT NOT NULL,
+     commit_time INTEGER NOT NULL,
+     PRIMARY KEY (repo, generation)
+   );
+   CREATE TABLE entries (
+     repo TEXT NOT NULL,
+     generation INTEGER NOT NULL,
+     path TEXT NOT NULL,
+     mode INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     oid TEXT NOT NULL,
+     size INTEGER NOT NULL,             -- -1: unknown
+     ino INTEGER NOT NULL,
+     PRIMARY KEY (repo, generation, path),
+     FOREIGN KEY (repo, generation) REFERENCES snapshots(repo, generation) ON DELETE CASCADE
+   ) WITHOUT ROWID;
+   CREATE TABLE runtime (
+     repo TEXT PRIMARY KEY REFERENCES repos(name) ON DELETE CASCADE,
+     pid INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     mountpoint TEXT NOT NULL,
+     heartbeat INTEGER NOT NULL,        -- ms since epoch
+     hydrated_blobs INTEGER NOT NULL,
+     hydrated_bytes INTEGER NOT NULL,
+     queued INTEGER NOT NULL,
+     failed INTEGER NOT NULL
+   );`,
+];
+
+export function openDb(path: string): Db {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return db;
+}

@@ -1,0 +1,11 @@
+// Process helpers.
+
+/** True when a process with this pid exists (EPERM: exists but not ours to signal). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
