@@ -18,6 +18,8 @@ import { clearRuntime, writeRuntime } from './runtime-state.js';
 export const RECONCILE_MS = 500;
 /** How often live state (hydration progress) is published for `status`. */
 export const PUBLISH_MS = 1000;
+/** How long shutdown waits for in-flight hydration batches before aborting them. */
+export const CLOSE_GRACE_MS = 2000;
 
 export interface DaemonOptions {
   root: StateRoot;
@@ -79,8 +81,12 @@ export class Daemon {
     this.#reconciling = true;
     try {
       const wanted = new Map(listRepos(this.#db!).map((c) => [c.name, c]));
+      let changed = false;
       for (const [name, m] of this.#repos) {
-        if (wanted.get(name)?.generation !== m.config.generation) await this.#unmount(name);
+        if (wanted.get(name)?.generation !== m.config.generation) {
+          await this.#unmount(name);
+          changed = true;
+        }
       }
       for (const [name, c] of wanted) {
         if (this.#repos.has(name) || Date.now() - (this.#failed.get(name) ?? 0) < 10_000) continue;
@@ -91,6 +97,7 @@ export class Daemon {
         try {
           await m.start();
           this.#repos.set(name, m);
+          changed = true;
           this.#failed.delete(name);
           void m.closed?.then(() => { if (this.#repos.get(name) === m && !this.#closing) void this.#unmount(name); });
         } catch (err) {
@@ -99,7 +106,9 @@ export class Daemon {
           this.#o.log('error', `cannot mount ${name}: ${(err as Error).message}`, { repo: name });
         }
       }
-      this.#publish();
+      // Publish only when the set of mounts changed: publishing writes the registry, which
+      // wakes the watcher, which would reconcile again.
+      if (changed) this.#publish();
     } finally {
       this.#reconciling = false;
     }
@@ -138,7 +147,12 @@ export class Daemon {
       clearTimeout(this.#kickTimer);
       this.#watcher?.close();
       await Promise.all([...this.#repos.keys()].map((name) => this.#unmount(name)));
-      await this.#hydrator?.close();
+      // In-flight batches get a moment to land; shutdown never waits on a stuck remote.
+      const h = this.#hydrator;
+      if (h) {
+        const drained = await Promise.race([h.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_GRACE_MS).unref())]);
+        if (!drained) await h.destroy(new Error('daemon shutting down'));
+      }
       this.#db?.close();
       await this.#lock?.release();
       this.#o.log('info', 'daemon stopped');

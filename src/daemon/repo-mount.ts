@@ -13,7 +13,7 @@ import type { Db } from '../registry/db.js';
 import type { RepoConfig } from '../registry/repos.js';
 import { loadSnapshot } from '../registry/snapshot-store.js';
 import type { StateRoot } from '../registry/state-root.js';
-import type { Snapshot } from '../snapshot/snapshot.js';
+import type { SnapNode, Snapshot } from '../snapshot/snapshot.js';
 import type { Log } from '../util/log.js';
 import { loadRemoteAccess } from './remote-access.js';
 
@@ -31,6 +31,8 @@ export class RepoMount {
   #fetcher: GitBlobFetcher | undefined;
   #snapshot: Snapshot | undefined;
   #closing: Promise<void> | undefined;
+  /** One node per distinct blob of the snapshot (computed once, for stats). */
+  #unique: SnapNode[] | undefined;
 
   constructor(
     readonly config: RepoConfig,
@@ -68,16 +70,18 @@ export class RepoMount {
     if (this.deps.background) {
       for (const { path, node } of snapshot.blobs()) if (!cache.isKnown(node.oid)) items.push({ oid: node.oid, size: node.size, path });
       hydrator.enqueue(source, items);
+      const t0 = Date.now();
+      void hydrator.whenIdle().then(() => {
+        if (!this.#closing) log('info', 'hydration complete', { repo: c.name, blobs: items.length, ms: Date.now() - t0 });
+      }, () => {});
     }
     log('info', 'mounted', { repo: c.name, mountpoint: this.mountpoint, commit: snapshot.commit, queued: items.length });
   }
 
   stats(): RepoStats {
     const s: RepoStats = { totalBlobs: 0, totalBytes: 0, hydratedBlobs: 0, hydratedBytes: 0 };
-    const seen = new Set<string>();
-    for (const { node } of this.#snapshot?.blobs() ?? []) {
-      if (seen.has(node.oid)) continue;
-      seen.add(node.oid);
+    this.#unique ??= uniqueBlobs(this.#snapshot);
+    for (const node of this.#unique) {
       s.totalBlobs++;
       s.totalBytes += Math.max(0, node.size);
       if (this.deps.cache.isKnown(node.oid)) {
@@ -101,6 +105,12 @@ export class RepoMount {
       }
     })());
   }
+}
+
+function uniqueBlobs(snapshot: Snapshot | undefined): SnapNode[] {
+  const byOid = new Map<string, SnapNode>();
+  for (const { node } of snapshot?.blobs() ?? []) if (!byOid.has(node.oid)) byOid.set(node.oid, node);
+  return [...byOid.values()];
 }
 
 export function mountpointFor(c: RepoConfig, daemonMountRoot: string | undefined, root: StateRoot): string {

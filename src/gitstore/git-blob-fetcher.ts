@@ -1,11 +1,16 @@
-// The hydrator's BlobFetcher for one repository: which of the batch is already in git's object
-// store (no network), one `git fetch` for the rest (many blobs per request; the pack lands in the
-// object store, so git commands in the mount never fetch them again), then each blob streamed
-// from one long-lived `cat-file --batch` to the hydrator without holding it whole in memory.
+// The hydrator's BlobFetcher for one repository: which blobs of the batch are already in git's
+// object store (no network), one `git fetch` for the rest (many blobs per network request; the
+// pack lands in the object store, so git commands in the mount never fetch them again), then one
+// `git cat-file --batch` per batch, parsed in bulk: small blobs are handed over as slices of the
+// pipe's chunks (no per-blob stream), large ones are streamed with backpressure.
 
 import type { BlobFetcher } from '../hydrator/ports.js';
+import type { Oid } from '../model/ids.js';
 import type { Log } from '../util/log.js';
-import { CatFileBatch, fetchMissingBlobs, missingAmong } from './blob-fetch.js';
+import { fetchMissingBlobs, missingAmong } from './blob-fetch.js';
+import { CatFileParser, type CatFileSink, type ObjectHeader } from './cat-file-parser.js';
+import { spawnGit } from './git-run.js';
+import { createObjectView, type ObjectView } from './object-view.js';
 
 export interface GitBlobFetcher extends BlobFetcher {
   close(): Promise<void>;
@@ -14,33 +19,124 @@ export interface GitBlobFetcher extends BlobFetcher {
 export interface GitBlobFetcherOptions {
   /** Git config for talking to the remote (credentials as http.extraHeader), via the environment. */
   gitConfig: Record<string, string>;
-  /** Where cat-file's object views go (under the state root, cleaned at daemon start). */
+  /** Where object views go (under the state root, cleaned at daemon start). */
   scratchDir?: string;
   log: Log;
 }
 
+/** Blobs above this are streamed to the hydrator chunk by chunk instead of gathered. */
+const GATHER_MAX = 1 << 20;
+
+type Deliver = Parameters<BlobFetcher['fetch']>[1];
+
+/** An async iterable fed by the parser: the large-blob path, with backpressure. */
+class ChunkQueue implements AsyncIterable<Buffer> {
+  #chunks: Buffer[] = [];
+  #done = false;
+  #wake: (() => void) | undefined;
+  #drained: (() => void) | undefined;
+  push(b: Buffer): void { this.#chunks.push(b); this.#wake?.(); }
+  end(): void { this.#done = true; this.#wake?.(); }
+  /** Resolves when the consumer has taken everything pushed so far. */
+  drained(): Promise<void> {
+    return this.#chunks.length ? new Promise((r) => { this.#drained = r; }) : Promise.resolve();
+  }
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    for (;;) {
+      const c = this.#chunks.shift();
+      if (c) { yield c; continue; }
+      this.#drained?.();
+      if (this.#done) return;
+      await new Promise<void>((r) => { this.#wake = r; });
+      this.#wake = undefined;
+    }
+  }
+}
+
+type BatchRecord =
+  | { kind: 'gathered'; oid: Oid; size: number; data: Buffer }
+  | { kind: 'streamed'; oid: Oid; size: number; queue: ChunkQueue };
+
+/** Turns parser callbacks into records in pipe order: gathered small blobs, queues for large ones. */
+class BatchSink implements CatFileSink {
+  readonly records: BatchRecord[] = [];
+  readonly absent: string[] = [];
+  current: { h: ObjectHeader; parts: Buffer[]; queue?: ChunkQueue } | undefined;
+  header(h: ObjectHeader): void {
+    if (h.type !== 'blob') throw new Error(`object ${h.oid} is a ${h.type}, not a blob`);
+    this.current = { h, parts: [] };
+    if (h.size > GATHER_MAX) {
+      this.current.queue = new ChunkQueue();
+      this.records.push({ kind: 'streamed', oid: h.oid as Oid, size: h.size, queue: this.current.queue });
+    }
+  }
+  missing(name: string): void {
+    this.absent.push(name);
+  }
+  body(chunk: Buffer): void {
+    if (this.current?.queue) this.current.queue.push(chunk);
+    else this.current?.parts.push(chunk);
+  }
+  end(): void {
+    const c = this.current!;
+    this.current = undefined;
+    if (c.queue) return c.queue.end();
+    this.records.push({ kind: 'gathered', oid: c.h.oid as Oid, size: c.h.size, data: c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts) });
+  }
+}
+
+/**
+ * Delivers records strictly in order, one at a time. A streamed (large) blob's delivery runs
+ * while the pipe keeps feeding its queue; the next record waits for it, which is safe because a
+ * record after it in the pipe means its content has fully arrived.
+ */
+async function streamBatch(view: ObjectView, oids: readonly Oid[], deliver: Deliver, signal: AbortSignal): Promise<void> {
+  const child = spawnGit(['--git-dir', view.gitDir, 'cat-file', '--batch'], { env: view.env, signal });
+  child.on('error', () => {});
+  child.stdin!.on('error', () => {});
+  child.stdin!.end(oids.join('\n') + '\n');
+  const sink = new BatchSink();
+  const parser = new CatFileParser(sink);
+  let streaming: Promise<void> | undefined;
+  try {
+    for await (const chunk of child.stdout! as AsyncIterable<Buffer>) {
+      parser.push(chunk);
+      if (sink.absent.length) throw new Error(`blob ${sink.absent[0]} is not in the object store after fetch`);
+      for (const r of sink.records.splice(0)) {
+        await streaming;
+        streaming = undefined;
+        if (r.kind === 'gathered') await deliver(r.oid, r.size, once(r.data));
+        else streaming = deliver(r.oid, r.size, r.queue);
+      }
+      const open = sink.current?.queue;
+      if (open) await Promise.race([open.drained(), streaming]); // backpressure for large blobs
+    }
+    await streaming;
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
+  if (!parser.idle) throw new Error('cat-file output ended mid-object');
+}
+
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
 export function createGitBlobFetcher(gitDir: string, o: GitBlobFetcherOptions): GitBlobFetcher {
-  const cat = new CatFileBatch(gitDir, { scratchDir: o.scratchDir });
+  let view: Promise<ObjectView> | undefined;
   return {
     async fetch(oids, deliver, signal) {
       if (!oids.length) return;
       const t0 = Date.now();
       const missing = await missingAmong(gitDir, oids, { signal, scratchDir: o.scratchDir });
       if (missing.length) await fetchMissingBlobs(gitDir, missing, { signal, config: o.gitConfig });
-      o.log('debug', 'hydration batch fetched', { blobs: oids.length, fetched: missing.length, ms: Date.now() - t0 });
-      for (const oid of oids) {
-        const obj = await cat.read(oid, { signal });
-        if (obj.type !== 'blob') {
-          obj.stream.destroy();
-          throw new Error(`object ${oid} is a ${obj.type}, not a blob`);
-        }
-        try {
-          await deliver(oid, obj.size, obj.stream);
-        } finally {
-          if (!obj.stream.readableEnded) obj.stream.destroy(); // never leave cat-file blocked
-        }
-      }
+      const t1 = Date.now();
+      view ??= createObjectView(gitDir, { scratchDir: o.scratchDir });
+      await streamBatch(await view, oids, deliver, signal);
+      o.log('debug', 'hydration batch', { blobs: oids.length, fetched: missing.length, fetchMs: t1 - t0, streamMs: Date.now() - t1 });
     },
-    close: () => cat.close(),
+    async close() {
+      await (await view)?.dispose();
+    },
   };
 }

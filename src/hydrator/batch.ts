@@ -28,11 +28,43 @@ export interface BatchRequest {
   readonly onStored: (oid: Oid, size: number, path: string) => void;
 }
 
+/**
+ * Blobs up to this size are read into memory as they are delivered and written to the cache in
+ * the background, WRITES_IN_FLIGHT at a time, so that the fetcher streams the next blob while the
+ * threadpool writes earlier ones (one blob at a time costs ~4 threadpool round trips per blob).
+ */
+export const BUFFERED_BLOB_MAX = 256 * 1024;
+export const WRITES_IN_FLIGHT = 32;
+
+async function collect(content: AsyncIterable<Buffer>, size: number, signal: AbortSignal): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of content) {
+    signal.throwIfAborted();
+    parts.push(c);
+    n += c.length;
+    if (n > size) break; // more than announced: the cache's verification will refuse it
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
 /** Runs the batch to its end; never rejects. Returns as soon as `signal` aborts. */
 export async function runBatch(req: BatchRequest): Promise<BatchOutcome> {
   const delivered = new Set<Oid>();
   const blamed = new Map<Oid, unknown>();
   let over = false;
+  const writes = new Set<Promise<void>>();
+  let writeError: unknown;
+  const store = (oid: Oid, expected: number, data: Buffer): void => {
+    const w = req.cache.writeBuffer(oid, expected, data).then(
+      (path) => { delivered.add(oid); req.onStored(oid, data.length, path); },
+      (err: unknown) => {
+        if (isHydratorError(err, 'blob-corrupt')) blamed.set(oid, err);
+        writeError ??= err;
+      },
+    ).finally(() => writes.delete(w));
+    writes.add(w);
+  };
   const deliver = async (oid: Oid, size: number, content: AsyncIterable<Buffer>): Promise<void> => {
     // A fetcher that delivers after it settled, or after the abort, is refused.
     if (over) throw new Error('delivery after the batch ended');
@@ -42,8 +74,15 @@ export async function runBatch(req: BatchRequest): Promise<BatchOutcome> {
       for await (const _ of content) req.signal.throwIfAborted();
       return;
     }
+    const known = expected >= 0 ? expected : size;
+    if (known <= BUFFERED_BLOB_MAX) {
+      const data = await collect(content, known, req.signal);
+      while (writes.size >= WRITES_IN_FLIGHT) await Promise.race(writes);
+      store(oid, known, data);
+      return;
+    }
     try {
-      const path = await req.cache.write(oid, expected >= 0 ? expected : size, content, req.signal);
+      const path = await req.cache.write(oid, known, content, req.signal);
       delivered.add(oid);
       req.onStored(oid, req.cache.sizeOf(oid) ?? size, path);
     } catch (err) {
@@ -59,6 +98,8 @@ export async function runBatch(req: BatchRequest): Promise<BatchOutcome> {
   } finally {
     over = true;
   }
+  await Promise.all(writes);
+  error ??= writeError;
   return { delivered, blamed, error };
 }
 

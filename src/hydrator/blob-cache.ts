@@ -16,7 +16,7 @@
 // record is what a later LRU eviction needs (bytes per blob); no eviction is done here yet.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOid, type Oid } from '../model/ids.js';
 import { hashBlobFile, startBlobHash } from './blob-hash.js';
@@ -129,6 +129,28 @@ export class BlobCache {
       await rm(temp, { force: true }).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Stores a blob whose content is already in memory: verified before anything touches the disk,
+   * then one writeFile and one rename. Same contract as write().
+   */
+  async writeBuffer(oid: Oid, expectedSize: number, data: Buffer): Promise<string> {
+    const final = this.pathOf(oid);
+    if (this.#sizes.has(oid)) return final;
+    if (expectedSize >= 0 && data.length !== expectedSize) throw new BlobCorruptError(oid, expectedSize, data.length, '');
+    const digest = startBlobHash(oid, data.length).update(data).digest('hex');
+    if (digest !== oid) throw new BlobCorruptError(oid, expectedSize, data.length, digest);
+    const temp = join(await this.#ensureDir(oid), `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      await writeFile(temp, data, { flag: 'wx', mode: BLOB_FILE_MODE });
+      await rename(temp, final);
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    this.#record(oid, data.length);
+    return final;
   }
 
   /** Throws if an invariant is broken; for tests. */
