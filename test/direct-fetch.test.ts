@@ -6,20 +6,20 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { fetchMissingBlobs } from '../src/gitstore/blob-fetch.js';
 import { DirectFetchError, fetchBlobsDirect } from '../src/gitstore/direct-fetch.js';
 import { looseObjectPath, writeLooseObject } from '../src/gitstore/loose-object.js';
-import { readPackEntries } from '../src/gitstore/pack-reader.js';
-import { readPktLines } from '../src/gitstore/pkt-line.js';
+import { PackError, readPackEntries } from '../src/gitstore/pack-reader.js';
+import { buildPack, sidebandResponse, TYPE } from '../src/gitstore/testing/pack-builder.js';
+import { DELIM_PKT, FLUSH_PKT, encodePktLine, pktText, readPktLines } from '../src/gitstore/pkt-line.js';
 import { openRemoteTransport, type RemoteTransport } from '../src/gitstore/remote-transport.js';
 import { asOid, type Oid } from '../src/model/ids.js';
 import { defer } from './support/fuse-env.js';
-import { gitBytes, gitRun, listBlobs, makeRepo, type FixtureFile, type FixtureRepo } from './support/git-fixtures.js';
+import { blobOid, gitBytes, gitRun, listBlobs, makeRepo, type FixtureFile, type FixtureRepo } from './support/git-fixtures.js';
 import { startGitServer, type GitServer } from './support/git-server.js';
 
 const UNKNOWN = asOid('0123456789abcdef0123456789abcdef01234567');
@@ -92,6 +92,11 @@ test('one blob: GET + POST the first time, then exactly one POST per fetch', asy
   assert.equal(server.stats.requests, 1, 'nothing asked, nothing sent');
 });
 
+/** `buf` in `size`-byte chunks: a chunk is not a packet. */
+async function* chunked(buf: Buffer, size = 65536): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
 /** A transport that keeps a copy of every response body, to look at the pack itself. */
 function recording(inner: RemoteTransport): { remote: RemoteTransport; bodies: Buffer[][] } {
   const bodies: Buffer[][] = [];
@@ -113,7 +118,9 @@ function recording(inner: RemoteTransport): { remote: RemoteTransport; bodies: B
 
 async function packOf(body: Buffer[]): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const pkt of readPktLines(body)) if (pkt.type === 'data' && pkt.payload[0] === 1) parts.push(pkt.payload.subarray(1));
+  for await (const pkt of readPktLines(chunked(Buffer.concat(body)))) {
+    if (pkt.type === 'data' && pkt.payload[0] === 1) parts.push(pkt.payload.subarray(1));
+  }
   return Buffer.concat(parts);
 }
 
@@ -242,5 +249,90 @@ test('the same from a local path (upload-pack as a child process), and an abort 
     await assert.rejects(pending, /reader went away/);
   } finally {
     server.release();
+  }
+});
+
+// ---- Protocol tolerance, against an in-memory transport -----------------------------------
+
+const ONE = Buffer.from('one blob\n');
+const ONE_OID = blobOid(ONE);
+const ONE_PACK = buildPack([{ code: TYPE.blob, data: ONE }]);
+const V2_CAPS: Record<string, string | true> = { fetch: 'shallow wait-for-done filter', 'object-format': 'sha1' };
+
+function fakeRemote(response: Buffer, caps = V2_CAPS): { remote: RemoteTransport; sent: string[] } {
+  const sent: string[] = [];
+  const remote: RemoteTransport = {
+    url: 'https://example.com/repo.git',
+    capabilities: () => Promise.resolve({ capabilities: new Map(Object.entries(caps)) }),
+    command: (body) => {
+      sent.push(body.toString('latin1'));
+      return Promise.resolve(chunked(response, 3));
+    },
+    close: () => {},
+  };
+  return { remote, sent };
+}
+
+const pkt = (s: string | Buffer): Buffer => encodePktLine(s);
+const band = (n: number, data: Buffer | string): Buffer => pkt(Buffer.concat([Buffer.from([n]), Buffer.from(data)]));
+
+async function directError(remote: RemoteTransport, opts: Parameters<typeof fetchBlobsDirect>[2] = {}): Promise<DirectFetchError> {
+  const err = await fetchBlobsDirect(remote, [ONE_OID], opts).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof DirectFetchError, String(err));
+  return err;
+}
+
+test('the request: wants, done, no-progress, ofs-delta, filter only when offered, never thin-pack', async () => {
+  const { remote, sent } = fakeRemote(sidebandResponse(ONE_PACK));
+  await fetchBlobsDirect(remote, [ONE_OID]);
+  const lines: string[] = [];
+  for await (const p of readPktLines(chunked(Buffer.from(sent[0]!, 'latin1')))) lines.push(pktText(p) ?? p.type);
+  assert.deepEqual(lines, [
+    'command=fetch', 'agent=artifact-fs', 'object-format=sha1', 'delim',
+    'no-progress', 'ofs-delta', 'filter blob:none', `want ${ONE_OID}`, 'done', 'flush',
+  ]);
+  const plain = fakeRemote(sidebandResponse(ONE_PACK), { fetch: true });
+  await fetchBlobsDirect(plain.remote, [ONE_OID]);
+  assert.doesNotMatch(plain.sent[0]!, /filter|thin-pack/);
+});
+
+test('sections before the pack, progress and keep-alive packets are skipped', async () => {
+  const response = Buffer.concat([
+    pkt('acknowledgments\n'), pkt('NAK\n'), pkt('ready\n'), DELIM_PKT,
+    pkt(`shallow-info\n`), pkt(`shallow ${ONE_OID}\n`), DELIM_PKT,
+    pkt('packfile\n'), band(2, 'Counting objects: 1\r'), band(1, ''),
+    band(1, ONE_PACK.subarray(0, 5)), band(2, 'done\n'), band(1, ONE_PACK.subarray(5)), FLUSH_PKT,
+  ]);
+  const got = await fetchBlobsDirect(fakeRemote(response).remote, [ONE_OID]);
+  assert.ok(got.get(ONE_OID)!.equals(ONE));
+});
+
+test('server errors, truncation, limits and wrong answers are typed errors', async () => {
+  const fatal = await directError(fakeRemote(Buffer.concat([pkt('packfile\n'), band(3, 'fatal: cannot reach https://bob:hunter2@mirror.example/x\n')])).remote);
+  assert.equal(fatal.code, 'fetch-failed');
+  assert.match(fatal.message, /cannot reach https:\/\/\*\*\*@mirror/);
+  assert.doesNotMatch(fatal.message, /hunter2/);
+  const err = await directError(fakeRemote(pkt('ERR upload-pack: out of memory\n')).remote);
+  assert.deepEqual([err.code, /out of memory/.test(err.message)], ['fetch-failed', true]);
+
+  const full = sidebandResponse(ONE_PACK);
+  const truncated = await directError(fakeRemote(full.subarray(0, full.length - 4)).remote);
+  assert.match(truncated.message, /ended before the pack was complete/);
+  assert.match((await directError(fakeRemote(Buffer.concat([pkt('acknowledgments\n'), pkt('NAK\n'), FLUSH_PKT])).remote)).message, /without a pack/);
+  assert.match((await directError(fakeRemote(full).remote, { maxPackBytes: 10 })).message, /larger than 10 bytes/);
+  assert.match((await directError(fakeRemote(Buffer.concat([full, pkt('more')])).remote)).message, /after the end/);
+
+  const other = await directError(fakeRemote(sidebandResponse(buildPack([{ code: TYPE.blob, data: Buffer.from('other') }]))).remote);
+  assert.deepEqual([other.code, other.oid], ['object-not-received', ONE_OID]);
+  const altered = Buffer.from(ONE_PACK);
+  altered[altered.length - 1]! ^= 1;
+  await assert.rejects(fetchBlobsDirect(fakeRemote(sidebandResponse(altered)).remote, [ONE_OID]), (e: unknown) => e instanceof PackError && e.code === 'pack-corrupt');
+});
+
+test('a server without v2 fetch or with sha256 ids is refused before anything is sent', async () => {
+  for (const caps of [{ 'object-info': true } as Record<string, string | true>, { ...V2_CAPS, 'object-format': 'sha256' }]) {
+    const { remote, sent } = fakeRemote(Buffer.alloc(0), caps);
+    assert.equal((await directError(remote)).code, 'fetch-unsupported');
+    assert.equal(sent.length, 0);
   }
 });

@@ -32,6 +32,8 @@ export interface DaemonChild {
   /** Resolves when `mountpoint` is a live FUSE mount. */
   waitMounted(mountpoint: string, timeoutMs?: number): Promise<void>;
   waitUnmounted(mountpoint: string, timeoutMs?: number): Promise<void>;
+  /** Resolves the exit code when the daemon exits by itself or after stop(). */
+  readonly exited: Promise<number | null>;
   /** SIGTERM and wait for exit; resolves the exit code. Idempotent. */
   stop(): Promise<number | null>;
 }
@@ -58,6 +60,7 @@ export function startDaemon(stateRoot: string, args: string[] = [], env: Record<
   let stopping: Promise<number | null> | undefined;
   return {
     child,
+    exited,
     log: () => log,
     waitMounted: (mp, t = 30_000) => until(() => isMounted(mp), t, `mount at ${mp}`, () => log),
     waitUnmounted: (mp, t = 30_000) => until(async () => !(await isMounted(mp)), t, `unmount of ${mp}`, () => log),
