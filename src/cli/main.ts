@@ -3,20 +3,21 @@
 // Commands are rows of one table; a command that is not ready is not listed.
 
 import { readFileSync } from 'node:fs';
-import { daemonCommand } from './daemon-command.js';
-import { addRepoCommand, listReposCommand, removeRepoCommand, statusCommand } from './repo-commands.js';
 
 interface Command {
   readonly summary: string;
   run(args: string[]): Promise<number>;
 }
 
+// Command modules are imported when their command runs: start-up time is part of every
+// add-repo and status call, and most commands need a fraction of the code.
+const repo = () => import('./repo-commands.js');
 const COMMANDS: Record<string, Command> = {
-  'add-repo': { summary: 'register a repo: blobless clone, index, sizes (--name --remote [--branch|--ref] [--mount-root] [--refresh] [--depth])', run: addRepoCommand },
-  daemon: { summary: 'mount every registered repo and serve it (foreground) [--root D] [--hydration-concurrency N]', run: daemonCommand },
-  status: { summary: 'one line of state for a repo (--name N [--json])', run: statusCommand },
-  'list-repos': { summary: 'name, branch, mount path and remote of every repo', run: listReposCommand },
-  'remove-repo': { summary: 'unregister a repo (--name N [--purge] also deletes its data)', run: removeRepoCommand },
+  'add-repo': { summary: 'register a repo: blobless clone, index, sizes (--name --remote [--branch|--ref] [--mount-root] [--refresh] [--depth])', run: async (a) => (await repo()).addRepoCommand(a) },
+  daemon: { summary: 'mount every registered repo and serve it (foreground) [--root D] [--hydration-concurrency N]', run: async (a) => (await import('./daemon-command.js')).daemonCommand(a) },
+  status: { summary: 'one line of state for a repo (--name N [--json])', run: async (a) => (await repo()).statusCommand(a) },
+  'list-repos': { summary: 'name, branch, mount path and remote of every repo', run: async (a) => (await repo()).listReposCommand(a) },
+  'remove-repo': { summary: 'unregister a repo (--name N [--purge] also deletes its data)', run: async (a) => (await repo()).removeRepoCommand(a) },
 };
 
 function version(): string {

@@ -20,7 +20,7 @@ import type { StateRoot } from '../registry/state-root.js';
 import { credentialConfig, splitCredentials } from '../util/redact.js';
 import { remoteAccess, type RemoteAccess } from './remote-access.js';
 import { UsageError, type AddRepoSpec } from './repo-spec.js';
-import { learnSizes } from './sizes.js';
+import { learnSizes, probeSizes } from './sizes.js';
 
 export interface AddRepoResult {
   entries: number;
@@ -53,13 +53,18 @@ export async function addRepo(root: StateRoot, db: Db, spec: AddRepoSpec): Promi
   const tmp = join(root.dir, 'repos', `.tmp-${spec.name}-${randomBytes(4).toString('hex')}`);
   try {
     const work = join(tmp, 'work');
+    // The object-info probe (one round trip) overlaps the clone.
+    const probe = probeSizes(access);
+    probe.catch(() => {});
     await blobLessClone(work, { url: split.url, branch: spec.branch, ref: spec.ref, depth: spec.depth, config: credentialConfig(split.url, split.username, split.password) });
     const gitDir = join(work, '.git');
-    const branch = spec.ref ? null : (spec.branch ?? (await runGit(['--git-dir', gitDir, 'symbolic-ref', '--short', 'HEAD'])).trim());
-    const head = await headCommit(gitDir);
-    const entries = await listTree(gitDir, head.oid);
+    const [branch, head, entries] = await Promise.all([
+      spec.ref ? null : (spec.branch ?? runGit(['--git-dir', gitDir, 'symbolic-ref', '--short', 'HEAD']).then((s) => s.trim())),
+      headCommit(gitDir),
+      listTree(gitDir, 'HEAD'),
+    ]);
     const blobOids = [...new Set(entries.filter((e) => e.type === 'blob').map((e) => e.oid))];
-    const sizes = await learnSizes(access, blobOids as Oid[]);
+    const sizes = await learnSizes(await probe, blobOids as Oid[]);
     await prefetchSymlinks(root, gitDir, access, entries.filter((e) => e.mode === GIT_MODE_SYMLINK).map((e) => e.oid));
     if (split.username !== undefined || split.password !== undefined) {
       await writeFile(join(tmp, 'credentials.json'), JSON.stringify({ username: split.username, password: split.password }), { mode: 0o600 });

@@ -24,6 +24,8 @@ import { encodeCommand, requestCapabilities, type Capabilities, type RemoteTrans
 
 /** Default bound on the pack received: far above a handful of source files, far below RAM. */
 export const DEFAULT_MAX_PACK_BYTES = 512 * 2 ** 20;
+/** Default bound on what that pack inflates to (zlib and deltas both multiply). */
+export const DEFAULT_MAX_INFLATED_BYTES = 2 ** 30;
 
 export type DirectFetchErrorCode =
   /** The server does not offer v2 `fetch`, or uses an object format we cannot hash (sha256). */
@@ -57,6 +59,8 @@ export interface DirectFetchOptions {
   signal?: AbortSignal;
   /** Largest pack accepted (bytes, default 512 MiB); a larger answer fails 'fetch-failed'. */
   maxPackBytes?: number;
+  /** Largest total the pack may inflate to (bytes, default 1 GiB); PackError 'pack-limit-exceeded' beyond. */
+  maxInflatedBytes?: number;
 }
 
 /**
@@ -75,7 +79,7 @@ export async function fetchBlobsDirect(transport: RemoteTransport, oids: readonl
   const response = await transport.command(body, { signal: opts.signal });
   const pack = await receivePack(response, transport.url, opts.maxPackBytes ?? DEFAULT_MAX_PACK_BYTES);
   opts.signal?.throwIfAborted();
-  const objects = readPack(pack);
+  const objects = readPack(pack, { maxTotalBytes: opts.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES });
   const blobs = new Map<Oid, Buffer>();
   for (const oid of wanted) {
     const object = objects.get(oid);

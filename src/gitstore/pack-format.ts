@@ -81,7 +81,7 @@ export function readEntryHeader(buf: Buffer, pos: number, maxSize: number): Entr
     scale *= 128;
     if (size > maxSize) break; // stop before the arithmetic stops being exact
   }
-  if (size > maxSize) throw new PackError('pack-limit-exceeded', `object larger than ${maxSize} bytes`, start);
+  if (size > maxSize) throw new PackError('pack-limit-exceeded', `object larger than the ${maxSize} bytes allowed`, start);
   return { kind, size, next: pos };
 }
 
@@ -112,7 +112,7 @@ export function readDeltaSize(delta: Buffer, pos: number, maxSize: number): { va
     b = byteAt(delta, pos++, 'delta size');
     value += (b & 0x7f) * scale;
     scale *= 128;
-    if (value > maxSize) throw new PackError('pack-limit-exceeded', `delta result larger than ${maxSize} bytes`);
+    if (value > maxSize) throw new PackError('pack-limit-exceeded', `delta result larger than the ${maxSize} bytes allowed`);
   } while (b & 0x80);
   return { value, next: pos };
 }

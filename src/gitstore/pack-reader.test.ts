@@ -179,7 +179,7 @@ test('entry errors: type codes, sizes that lie, zlib garbage', () => {
   assertCorrupt(() => readPack(buildPack([{ code: TYPE.blob, data, raw: Buffer.from('not zlib at all') }])), /inflate/);
   // A header declaring 4 GiB is refused before anything is inflated.
   assertCorrupt(() => readPack(buildPack([{ code: TYPE.blob, data, declaredSize: 2 ** 32 }])), /larger than/, 'pack-limit-exceeded');
-  assertCorrupt(() => readPack(buildPack([{ code: TYPE.blob, data }]), { maxObjectBytes: 5 }), /larger than 5/, 'pack-limit-exceeded');
+  assertCorrupt(() => readPack(buildPack([{ code: TYPE.blob, data }]), { maxObjectBytes: 5 }), /larger than the 5 bytes allowed/, 'pack-limit-exceeded');
   const two = buildPack([{ code: TYPE.blob, data }, { code: TYPE.blob, data: Buffer.from('another twelve') }]);
   assertCorrupt(() => readPack(two, { maxTotalBytes: 20 }), /total/, 'pack-limit-exceeded');
 });
@@ -227,19 +227,21 @@ test('every truncation and every resealed bit flip of a real pack ends in PackEr
   for (let len = 0; len < small.length; len++) assertCorrupt(() => readPack(small.subarray(0, len)));
   // Truncated with a valid checksum: the parser itself meets the end of the data.
   for (let len = 0; len < small.length - 20; len++) assertCorrupt(() => readPack(seal(small.subarray(0, len))));
+  const original = [...readPack(small).keys()].sort();
   let read = 0;
   for (let i = 0; i < small.length - 20; i++) {
     for (const bit of [0x01, 0x80]) {
       const altered = Buffer.from(small);
       altered[i] = altered[i]! ^ bit;
       try {
-        const objects = readPack(reseal(altered));
-        for (const [oid, o] of objects) assert.equal(hashObject(o.type, o.data), oid);
+        // Read despite the flip: then it must be the same objects (the flip changed nothing read).
+        assert.deepEqual([...readPack(reseal(altered)).keys()].sort(), original);
         read++;
       } catch (err) {
+        if (err instanceof assert.AssertionError) throw err;
         assert.ok(err instanceof PackError, `flip at ${i}: ${String(err)}`);
       }
     }
   }
-  t.diagnostic(`${read} of ${2 * (small.length - 20)} bit flips still read (e.g. a type bit: a blob read as a tree)`);
+  t.diagnostic(`${read} of ${2 * (small.length - 20)} bit flips still read (version 2 → 3; padding bits after a deflate stream's last block)`);
 });

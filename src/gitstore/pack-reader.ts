@@ -135,8 +135,7 @@ function parseEntries(pack: Buffer, limits: Limits, budget: Budget): PackEntry[]
   // Each entry takes at least one byte, so a false count ends at `end`, not in a long loop.
   for (let i = 0; i < count; i++) {
     if (pos >= end) throw new PackError('pack-corrupt', `pack ends after ${i} of ${count} objects`);
-    const { entry, next } = readEntry(pack, pos, end, limits.maxObjectBytes);
-    budget.spend(entry.data.length, pos);
+    const { entry, next } = readEntry(pack, pos, end, limits.maxObjectBytes, budget);
     entries.push(entry);
     pos = next;
   }
@@ -144,8 +143,10 @@ function parseEntries(pack: Buffer, limits: Limits, budget: Budget): PackEntry[]
   return entries;
 }
 
-function readEntry(pack: Buffer, offset: number, end: number, maxObjectBytes: number): { entry: PackEntry; next: number } {
+function readEntry(pack: Buffer, offset: number, end: number, maxObjectBytes: number, budget: Budget): { entry: PackEntry; next: number } {
   const header = readEntryHeader(pack.subarray(0, end), offset, maxObjectBytes);
+  // The declared size is exactly what inflating allocates (any other outcome is an error).
+  budget.spend(header.size, offset);
   let at = header.next;
   let baseOffset: number | undefined;
   let baseOid: Oid | undefined;
