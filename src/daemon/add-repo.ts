@@ -37,9 +37,9 @@ async function prefetchSymlinks(root: StateRoot, gitDir: string, access: RemoteA
   if (!unique.length) return;
   const cache = await BlobCache.open({ root: root.dir });
   await mkdir(root.scratchDir, { recursive: true, mode: 0o700 });
-  const fetcher = createGitBlobFetcher(gitDir, { gitConfig: access.gitConfig, scratchDir: root.scratchDir, log: () => {} });
+  const fetcher = createGitBlobFetcher(gitDir, { url: access.url, authorization: access.authorization, gitConfig: access.gitConfig, scratchDir: root.scratchDir, log: () => {} });
   try {
-    await fetcher.fetch(unique, async (oid, size, content) => { await cache.write(oid, size, content); }, new AbortController().signal);
+    await fetcher.fetch(unique, async (oid, size, content) => { await cache.write(oid, size, content); }, new AbortController().signal, { urgent: true });
   } finally {
     await fetcher.close();
   }

@@ -50,7 +50,7 @@ export class RepoMount {
     if (!snapshot) throw new Error(`repo ${c.name} has no snapshot for generation ${c.generation}`);
     this.#snapshot = snapshot;
     const access = await loadRemoteAccess(c.remote, c.hasCredentials ? root.credentialsFile(c.name) : undefined);
-    this.#fetcher = createGitBlobFetcher(c.gitDir, { gitConfig: access.gitConfig, scratchDir: root.scratchDir, log });
+    this.#fetcher = createGitBlobFetcher(c.gitDir, { url: access.url, authorization: access.authorization, gitConfig: access.gitConfig, scratchDir: root.scratchDir, log });
     const source = hydrator.addSource(c.name, this.#fetcher);
     this.#source = source;
     const blobs: BlobProvider = {

@@ -8,6 +8,9 @@ import type { BlobFetcher } from '../hydrator/ports.js';
 import type { Oid } from '../model/ids.js';
 import type { Log } from '../util/log.js';
 import { fetchMissingBlobs, missingAmong } from './blob-fetch.js';
+import { fetchBlobsDirect } from './direct-fetch.js';
+import { writeLooseObject } from './loose-object.js';
+import { openRemoteTransport, type RemoteTransport } from './remote-transport.js';
 import { CatFileParser, type CatFileSink, type ObjectHeader } from './cat-file-parser.js';
 import { spawnGit } from './git-run.js';
 import { createObjectView, type ObjectView } from './object-view.js';
@@ -17,6 +20,10 @@ export interface GitBlobFetcher extends BlobFetcher {
 }
 
 export interface GitBlobFetcherOptions {
+  /** Remote URL without credentials, for the in-process protocol client (urgent reads). */
+  url: string;
+  /** Authorization header for the in-process client, when the remote needs credentials. */
+  authorization?: string;
   /** Git config for talking to the remote (credentials as http.extraHeader), via the environment. */
   gitConfig: Record<string, string>;
   /** Where object views go (under the state root, cleaned at daemon start). */
@@ -122,11 +129,35 @@ async function* once(b: Buffer): AsyncGenerator<Buffer> {
   yield b;
 }
 
+/**
+ * Urgent batches (a reader is blocked) skip git entirely: one protocol v2 `fetch` request from
+ * this process (one round trip once the capabilities are cached; ~8 ms on localhost against
+ * ~27 ms for `git fetch`, 60 vs 131 ms at 50 ms latency), then each blob is handed over and also
+ * written into git's object store as a loose object so git in the mount never fetches it again.
+ */
+async function fetchUrgent(gitDir: string, transport: RemoteTransport, oids: readonly Oid[], deliver: Deliver, signal: AbortSignal): Promise<void> {
+  const blobs = await fetchBlobsDirect(transport, [...oids], { signal });
+  for (const oid of oids) {
+    const data = blobs.get(oid)!;
+    await deliver(oid, data.length, once(data));
+  }
+  await Promise.all([...blobs.values()].map((data) => writeLooseObject(gitDir, 'blob', data)));
+}
+
 export function createGitBlobFetcher(gitDir: string, o: GitBlobFetcherOptions): GitBlobFetcher {
   let view: Promise<ObjectView> | undefined;
+  const transport = openRemoteTransport(o.url, { authorization: o.authorization, config: o.gitConfig });
+  // Learn the capabilities now so that the first read costs one round trip, not two.
+  transport.capabilities().catch(() => {});
   return {
-    async fetch(oids, deliver, signal) {
+    async fetch(oids, deliver, signal, hints) {
       if (!oids.length) return;
+      if (hints?.urgent) {
+        const t = Date.now();
+        await fetchUrgent(gitDir, transport, oids, deliver, signal);
+        o.log('debug', 'urgent fetch', { blobs: oids.length, ms: Date.now() - t });
+        return;
+      }
       const t0 = Date.now();
       const missing = await missingAmong(gitDir, oids, { signal, scratchDir: o.scratchDir });
       if (missing.length) await fetchMissingBlobs(gitDir, missing, { signal, config: o.gitConfig });
@@ -136,6 +167,7 @@ export function createGitBlobFetcher(gitDir: string, o: GitBlobFetcherOptions): 
       o.log('debug', 'hydration batch', { blobs: oids.length, fetched: missing.length, fetchMs: t1 - t0, streamMs: Date.now() - t1 });
     },
     async close() {
+      transport.close();
       await (await view)?.dispose();
     },
   };

@@ -24,6 +24,8 @@ export interface BatchRequest {
   readonly blobs: ReadonlyMap<Oid, number>;
   /** Aborts the fetch: destroy or the batch's timeout. */
   readonly signal: AbortSignal;
+  /** A reader is waiting (foreground batch). */
+  readonly urgent?: boolean;
   /** Called once per blob stored, synchronously after its rename. */
   readonly onStored: (oid: Oid, size: number, path: string) => void;
 }
@@ -92,7 +94,7 @@ export async function runBatch(req: BatchRequest): Promise<BatchOutcome> {
   };
   let error: unknown;
   try {
-    await untilAborted(req.fetcher.fetch([...req.blobs.keys()], deliver, req.signal), req.signal);
+    await untilAborted(req.fetcher.fetch([...req.blobs.keys()], deliver, req.signal, { urgent: req.urgent ?? false }), req.signal);
   } catch (err) {
     error = err ?? new Error('fetch rejected without a reason');
   } finally {

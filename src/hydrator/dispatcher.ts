@@ -173,7 +173,7 @@ export class Dispatcher {
     const { cfg, cache, life } = this.#d;
     const { signal, dispose } = batchSignal(life.signal, kind === 'foreground' ? cfg.readDeadlineMs : cfg.batchTimeoutMs);
     runBatch({
-      fetcher: source.fetcher, cache, signal,
+      fetcher: source.fetcher, cache, signal, urgent: kind === 'foreground',
       blobs: new Map(batch.tasks.map((t) => [t.oid, t.size])),
       onStored: (oid, size, path) => this.#d.onStored(oid, size, path),
     }).then((outcome) => {
