@@ -9,9 +9,11 @@ import type { RetryGroup } from './source.js';
 /**
  * Smallest background batch. While the queue is short a batch is queue/concurrency blobs, so a
  * 5,000-blob repository goes out as four parallel requests rather than one 2,000-blob request,
- * two more and an idle pipe; this floor keeps tiny queues from becoming many tiny requests.
+ * two more and an idle pipe; this floor keeps the tail of the queue from becoming a string of
+ * ever smaller requests, each paying a git process and a round trip (measured: with a floor of
+ * 32 the last 1,700 blobs of a 5,470-blob repo took 12 batches).
  */
-export const BACKGROUND_MIN_BATCH_BLOBS = 32;
+export const BACKGROUND_MIN_BATCH_BLOBS = 256;
 
 /** How many blobs the next background batch of a source with `queued` blobs may take. */
 export function backgroundBatchLimit(queued: number, concurrency: number, maxBlobs: number): number {
