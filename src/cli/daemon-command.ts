@@ -9,7 +9,7 @@ import { parse } from './args.js';
 
 export async function daemonCommand(args: string[]): Promise<number> {
   const f = parse('daemon', args, { root: { type: 'string' }, 'hydration-concurrency': { type: 'string' } });
-  const conc = f['hydration-concurrency'] ?? '4';
+  const conc = f['hydration-concurrency'] ?? '2';
   if (!/^\d+$/.test(conc) || Number(conc) > 64) {
     throw new UsageError(`daemon: invalid --hydration-concurrency '${conc}': a whole number from 0 (reads only, no background hydration) to 64`);
   }
