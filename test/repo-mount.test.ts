@@ -87,6 +87,7 @@ test('background hydration completes without any reader, and a restart keeps the
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.match(line, /^repo=fx state=mounted head=[0-9a-f]{40} ref=main ahead=0 behind=0 diverged=false /);
+  const inos = await Promise.all(['src/index.ts', 'src/deep', 'assets/big.bin'].map(async (p) => (await stat(join(root, p))).ino));
   assert.equal(await daemon.stop(), 0);
   const again = startDaemon(state);
   defer(t, () => again.stop());
@@ -95,6 +96,8 @@ test('background hydration completes without any reader, and a restart keeps the
   assert.ok((await readFile(join(root, 'assets/big.bin'))).equals(BIG));
   assert.equal((await readFile(join(root, 'src/index.ts'), 'utf8')), FILES['src/index.ts']);
   assert.equal(server.stats.fetchRequests, 0, 'restart refetched cached blobs');
+  const after = await Promise.all(['src/index.ts', 'src/deep', 'assets/big.bin'].map(async (p) => (await stat(join(root, p))).ino));
+  assert.deepEqual(after, inos, 'inode numbers survive a restart');
 });
 
 test('without object-info: listing never hydrates, stat hydrates that one blob', fuseTest, async (t) => {
@@ -137,4 +140,31 @@ test('add-repo refuses bad input with one line and registers nothing', fuseTest,
   assert.match(dup.stderr, /already exists/);
   const list = (await afs(state, ['list-repos'])).stdout.trim().split('\t');
   assert.deepEqual([list[0], list[1], list[3]], ['ok', 'main', server.url('r')]);
+});
+
+test('credentials in the remote URL work for clone, sizes and reads, and appear nowhere', fuseTest, async (t) => {
+  const dir = await tempDir(t, 'afs-auth-');
+  await makeRepo(join(dir, 'remote'), { 'secret-repo.txt': 'content behind auth\n', 'sub/more.txt': 'more\n' }, { name: 'private' });
+  const password = 'pw-7c1e9d-do-not-leak';
+  const server = await startGitServer({ root: join(dir, 'remote'), basicAuth: { user: 'alice', password } });
+  defer(t, () => server.close());
+  const state = join(dir, 'state');
+  const mnt = join(dir, 'mnt');
+  const authed = server.url('private').replace('http://', `http://alice:${password}@`);
+  const wrong = await afs(state, ['add-repo', '--name', 'bad', '--remote', authed.replace(password, 'nope')]);
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /authentication failed/);
+  const add = await afs(state, ['add-repo', '--name', 'p', '--remote', authed, '--mount-root', mnt]);
+  assert.equal(add.code, 0, add.stderr);
+  const daemon = startDaemon(state);
+  defer(t, () => daemon.stop());
+  await daemon.waitMounted(join(mnt, 'p'));
+  assert.equal((await stat(join(mnt, 'p', 'secret-repo.txt'))).size, 'content behind auth\n'.length, 'sizes via object-info with auth');
+  assert.equal(await readFile(join(mnt, 'p', 'secret-repo.txt'), 'utf8'), 'content behind auth\n');
+  assert.equal(await readFile(join(mnt, 'p', 'sub/more.txt'), 'utf8'), 'more\n');
+  const outputs = [wrong.stdout, wrong.stderr, add.stdout, add.stderr, daemon.log(),
+    (await afs(state, ['list-repos'])).stdout, (await afs(state, ['status', '--name', 'p'])).stdout,
+    await readFile(join(state, 'registry.db'), 'latin1'), await readFile(join(state, 'repos', 'p', 'work', '.git', 'config'), 'utf8')];
+  for (const o of outputs) assert.ok(!o.includes(password), 'password leaked');
+  assert.match((await afs(state, ['list-repos'])).stdout, new RegExp(`\\t${server.url('private').replace(/[.]/g, '\\.')}\\n$`));
 });
