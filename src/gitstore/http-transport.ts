@@ -15,7 +15,7 @@ import {
   type RemoteTransportOptions,
   type RequestOptions,
 } from './remote-protocol.js';
-import { raceSignal, withTimeout } from './signals.js';
+import { raceSignal, withTimeout, type Exchange } from './signals.js';
 
 const ADVERTISEMENT_TYPE = 'application/x-git-upload-pack-advertisement';
 const REQUEST_TYPE = 'application/x-git-upload-pack-request';
@@ -26,11 +26,6 @@ const MAX_SOCKETS = 8;
 /** `baseUrl` has no credentials and no trailing slash; `opts.authorization` carries them. */
 export function createHttpTransport(baseUrl: string, opts: RemoteTransportOptions): RemoteTransport {
   return new HttpTransport(baseUrl, opts);
-}
-
-interface Exchange {
-  signal: AbortSignal;
-  timedOut: () => boolean;
 }
 
 class HttpTransport implements RemoteTransport {

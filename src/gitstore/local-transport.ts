@@ -13,18 +13,13 @@ import {
   type RemoteTransportOptions,
   type RequestOptions,
 } from './remote-protocol.js';
-import { withTimeout } from './signals.js';
+import { withTimeout, type Exchange } from './signals.js';
 
 /** Bytes of upload-pack's stderr kept for an error message. */
 const STDERR_TAIL = 4096;
 
 export function createLocalTransport(path: string, opts: RemoteTransportOptions): RemoteTransport {
   return new LocalTransport(path, opts);
-}
-
-interface Exchange {
-  signal: AbortSignal;
-  timedOut: () => boolean;
 }
 
 class LocalTransport implements RemoteTransport {

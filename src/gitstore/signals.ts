@@ -12,7 +12,13 @@ export function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): P
 }
 
 /** `signal` combined with a timeout; `timedOut()` tells which one fired. */
-export function withTimeout(timeoutMs: number, signal?: AbortSignal): { signal: AbortSignal; timedOut: () => boolean } {
+/** One bounded exchange with a remote: its signal and whether the bound (not the caller) ended it. */
+export interface Exchange {
+  signal: AbortSignal;
+  timedOut: () => boolean;
+}
+
+export function withTimeout(timeoutMs: number, signal?: AbortSignal): Exchange {
   const timeout = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   return { signal: combined, timedOut: () => timeout.aborted && !(signal?.aborted ?? false) };
