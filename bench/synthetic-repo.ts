@@ -15,12 +15,19 @@ export interface SyntheticShape {
   binarySize: number;
   /** Files changed on the second branch. */
   branchChanges: number;
+  /** Commits of history before the tip, each changing `changesPerCommit` files. */
+  history: number;
+  changesPerCommit: number;
   seed: number;
 }
 
-export const SHAPE_20K: SyntheticShape = { files: 20_000, perDir: 40, binaries: 3, binarySize: 50 << 20, branchChanges: 1000, seed: 42 };
-/** Roughly cloudflare/workers-sdk at HEAD: 5,470 files, ~31 MB. */
-export const SHAPE_WORKERS_SDK: SyntheticShape = { files: 5_470, perDir: 25, binaries: 4, binarySize: 3 << 20, branchChanges: 300, seed: 7 };
+export const SHAPE_20K: SyntheticShape = { files: 20_000, perDir: 40, binaries: 3, binarySize: 50 << 20, branchChanges: 1000, history: 500, changesPerCommit: 10, seed: 42 };
+/**
+ * Roughly cloudflare/workers-sdk: 5,470 files at HEAD and a history whose full clone costs several
+ * times the tip (the real one has ~8k commits; 2,000 commits of 8 changed files keep the
+ * generator under ten seconds).
+ */
+export const SHAPE_WORKERS_SDK: SyntheticShape = { files: 5_470, perDir: 25, binaries: 4, binarySize: 3 << 20, branchChanges: 300, history: 2000, changesPerCommit: 8, seed: 7 };
 
 class Rng {
   #s: number;
@@ -91,6 +98,7 @@ export async function makeSyntheticRepo(dir: string, shape: SyntheticShape): Pro
   await runGit(['init', '-q', '--bare', '-b', 'main', dir]);
   const files = tree(shape);
   const rng = new Rng(shape.seed + 1);
+  const textFiles = files.length - shape.binaries;
   const changed = Array.from({ length: shape.branchChanges }, () => files[2 + rng.below(files.length - 2 - shape.binaries)]!)
     .map((f) => ({ ...f, data: Buffer.concat([f.data, Buffer.from('\n// changed on feature\n')]) }));
   const child = spawn('git', ['-C', dir, 'fast-import', '--quiet'], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -98,7 +106,17 @@ export async function makeSyntheticRepo(dir: string, shape: SyntheticShape): Pro
   child.stderr.on('data', (d) => { err += d; });
   const done = new Promise<void>((res, rej) => child.on('close', (code) => (code === 0 ? res() : rej(new Error(`fast-import failed: ${err}`)))));
   const write = (b: Buffer) => new Promise<void>((res) => (child.stdin.write(b) ? res() : child.stdin.once('drain', res)));
-  for (const b of commitCmd('main', 'initial', 1_700_000_000, files)) await write(b);
+  // History: the first commit has every file with a different prefix line; each later commit
+  // rewrites a few files; the last one restores exactly `files`, the tip every row compares with.
+  const early = files.map((f, i) => (i < textFiles ? { ...f, data: Buffer.concat([Buffer.from(`// v0 ${i}\n`), f.data]) } : f));
+  for (const b of commitCmd('main', 'initial', 1_600_000_000, early)) await write(b);
+  const hist = new Rng(shape.seed + 2);
+  for (let c = 1; c <= shape.history; c++) {
+    const touched = Array.from({ length: shape.changesPerCommit }, () => hist.below(textFiles))
+      .map((i) => ({ ...files[i]!, data: Buffer.concat([Buffer.from(`// v${c} ${i}\n`), files[i]!.data]) }));
+    for (const b of commitCmd('main', `change ${c}`, 1_600_000_000 + c * 60, touched)) await write(b);
+  }
+  for (const b of commitCmd('main', 'tip', 1_700_000_000, files.slice(0, textFiles))) await write(b);
   for (const b of commitCmd('feature', 'change files', 1_700_000_100, changed, 'refs/heads/main')) await write(b);
   child.stdin.end();
   await done;
