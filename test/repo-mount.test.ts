@@ -20,6 +20,7 @@ const FILES = {
   'README.md': '# fixture\n',
   'package.json': '{"name":"fixture"}\n',
   'src/index.ts': 'export const x = 1;\n',
+  'src/.gitignore': 'dist/\n',
   'src/deep/nested/file.txt': 'nested\n',
   'src/empty.txt': '',
   'bin/run.sh': { exec: '#!/bin/sh\necho hi\n' },
@@ -58,6 +59,9 @@ test('tree, true sizes and modes are visible before any blob is fetched', fuseTe
     assert.equal(st.mode & 0o777, b.mode === 0o100755 ? 0o755 : 0o644, b.path);
   }
   assert.equal(server.stats.fetchRequests, 0, 'a full find -ls walk fetched blobs');
+  const status = await exec('git', ['-C', root, 'status', '--porcelain'], { timeout: 20_000 });
+  assert.equal(status.stdout, '', 'git status in a fresh mount is clean');
+  assert.equal(server.stats.fetchRequests, 0, 'git status fetched blobs: the index stat data does not match the mount');
   assert.equal((await readFile(join(root, '.git'), 'utf8')).startsWith('gitdir: /'), true);
   assert.ok((await readdir(root)).includes('.git'));
 });
@@ -104,7 +108,7 @@ test('without object-info: listing never hydrates, stat hydrates that one blob',
   const { server, root } = await setup(t, { objectInfo: false, daemonArgs: ['--hydration-concurrency', '0'] });
   server.resetStats();
   const names = await readdir(join(root, 'src'));
-  assert.deepEqual(names.sort(), ['deep', 'empty.txt', 'index.ts']);
+  assert.deepEqual(names.sort(), ['.gitignore', 'deep', 'empty.txt', 'index.ts']);
   assert.equal(server.stats.fetchRequests, 0, 'readdir hydrated');
   assert.equal((await stat(join(root, 'assets/big.bin'))).size, BIG.length);
   assert.equal(server.stats.fetchRequests, 1);

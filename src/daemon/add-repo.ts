@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { blobLessClone, headCommit } from '../gitstore/clone.js';
 import { runGit } from '../gitstore/git-run.js';
 import { createGitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
+import { writeIndex } from '../gitstore/index-writer.js';
 import { listTree } from '../gitstore/tree-index.js';
 import { BlobCache } from '../hydrator/blob-cache.js';
-import { GIT_MODE_SYMLINK } from '../model/tree.js';
+import { GIT_MODE_SYMLINK, type TreeEntry } from '../model/tree.js';
 import type { Oid } from '../model/ids.js';
 import type { Db } from '../registry/db.js';
 import { getRepo, insertRepo } from '../registry/repos.js';
@@ -29,10 +30,16 @@ export interface AddRepoResult {
 }
 
 /**
- * Symlink targets are part of the tree's shape (`ls -l`, `find -ls` and path resolution read
- * them), and they are tiny: fetch them all with the tree, in one request, into the blob cache.
+ * Blobs that are part of the tree's shape rather than its content: symlink targets (`ls -l`,
+ * `find -ls` and path resolution read them) and the `.gitignore`/`.gitattributes` files that
+ * `git status` reads. They are few and tiny: fetched with the tree, in one request.
  */
-async function prefetchSymlinks(root: StateRoot, gitDir: string, access: RemoteAccess, oids: Oid[]): Promise<void> {
+function shapeBlobs(entries: readonly TreeEntry[]): Oid[] {
+  return entries.filter((e) => e.mode === GIT_MODE_SYMLINK || (e.type === 'blob' && SHAPE_FILES.has(e.path.slice(e.path.lastIndexOf('/') + 1)))).map((e) => e.oid);
+}
+const SHAPE_FILES = new Set(['.gitignore', '.gitattributes']);
+
+async function prefetchShapeBlobs(root: StateRoot, gitDir: string, access: RemoteAccess, oids: Oid[]): Promise<void> {
   const unique = [...new Set(oids)];
   if (!unique.length) return;
   const cache = await BlobCache.open({ root: root.dir });
@@ -65,15 +72,20 @@ export async function addRepo(root: StateRoot, db: Db, spec: AddRepoSpec): Promi
     ]);
     const blobOids = [...new Set(entries.filter((e) => e.type === 'blob').map((e) => e.oid))];
     const sizes = await learnSizes(await probe, blobOids as Oid[]);
-    await prefetchSymlinks(root, gitDir, access, entries.filter((e) => e.mode === GIT_MODE_SYMLINK).map((e) => e.oid));
+    await prefetchShapeBlobs(root, gitDir, access, shapeBlobs(entries));
     if (split.username !== undefined || split.password !== undefined) {
       await writeFile(join(tmp, 'credentials.json'), JSON.stringify({ username: split.username, password: split.password }), { mode: 0o600 });
     }
+    const inodes = assignInodes(new Map(), entries.map((e) => e.path));
+    // The index git will use in the mount: stat data equal to what the mount reports, so
+    // `git status` reads no file and fetches no blob. Written before the mount exists.
+    await writeIndex(gitDir, entries.filter((e) => e.type !== 'tree').map((e) => ({
+      path: e.path, mode: e.mode, oid: e.oid, size: sizes?.get(e.oid) ?? (e.type === 'commit' ? 0 : -1), ino: inodes.get(e.path)!,
+    })), { time: head.time, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
     const dest = root.repoDir(spec.name);
     await rm(dest, { recursive: true, force: true }); // an orphan left by a crash before registration
     await rename(tmp, dest);
     try {
-      const inodes = assignInodes(new Map(), entries.map((e) => e.path));
       db.transaction(() => {
         insertRepo(db, {
           name: spec.name, remote: split.url, branch, ref: spec.ref ?? null, mountRoot: spec.mountRoot ?? null,

@@ -53,6 +53,34 @@ const MIGRATIONS: readonly string[] = [
      queued INTEGER NOT NULL,
      failed INTEGER NOT NULL
    );`,
+  // Writable overlay (src/overlay/, docs/overlay-design.md): one row per inode that differs from
+  // the base snapshot or is new, plus the per-repo inode high-water mark.
+  `CREATE TABLE overlay_nodes (
+     repo TEXT NOT NULL REFERENCES repos(name) ON DELETE CASCADE,
+     ino INTEGER NOT NULL,
+     parent INTEGER NOT NULL,           -- 0: unlinked but still open; the root names itself
+     name TEXT NOT NULL,
+     kind TEXT NOT NULL,                -- file, dir, symlink, fifo, socket, chardev, blockdev
+     mode INTEGER NOT NULL,             -- st_mode including the S_IFMT bits
+     uid INTEGER NOT NULL,
+     gid INTEGER NOT NULL,
+     rdev INTEGER NOT NULL,
+     size INTEGER NOT NULL,             -- -1: unknown (base content only)
+     nlink INTEGER NOT NULL,
+     atime_ns INTEGER NOT NULL,         -- nanoseconds since the epoch
+     mtime_ns INTEGER NOT NULL,
+     ctime_ns INTEGER NOT NULL,
+     content_kind TEXT NOT NULL,        -- base, upper, symlink, none
+     content_ref,                       -- base: oid; upper: backing file name <ino>.<seq>; symlink: target bytes
+     state TEXT NOT NULL,               -- present, whiteout
+     created INTEGER NOT NULL,          -- 1: exists only in the overlay
+     xattrs TEXT,                       -- JSON {name: base64 value}; NULL: none
+     PRIMARY KEY (repo, ino)
+   ) WITHOUT ROWID;
+   CREATE TABLE overlay_meta (
+     repo TEXT PRIMARY KEY REFERENCES repos(name) ON DELETE CASCADE,
+     next_ino INTEGER NOT NULL          -- no overlay inode >= this has been handed out
+   );`,
 ];
 
 export function openDb(path: string): Db {

@@ -1,0 +1,78 @@
+// Writes the git index (format version 2) for a snapshot before the mount is visible, with the
+// stat data the mount will report, so that `git status` in the mount finds every entry clean by
+// stat alone: no file is read, no blob is fetched (DESIGN decision 9). From then on only git
+// writes the index.
+//
+// What git compares (ie_match_stat, core.checkStat=default, no USE_STDEV): ctime and mtime
+// (seconds + nanoseconds), ino, uid, gid, size, and the mode's type/exec bit. st_dev is not
+// compared on Linux builds, which matters: a FUSE mount's device number changes at every mount.
+// An entry is "racily clean" (and re-read) only when its mtime is not older than the index file,
+// never the case here: entries carry the commit time.
+
+import { createHash } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Oid } from '../model/ids.js';
+import { GIT_MODE_GITLINK, GIT_MODE_SYMLINK } from '../model/tree.js';
+
+export interface IndexEntry {
+  path: string;
+  /** Git mode: 100644, 100755, 120000, 160000. */
+  mode: number;
+  oid: Oid;
+  /** Blob size; -1 when unknown (git will re-read that file once: its size won't match). */
+  size: number;
+  ino: number;
+}
+
+export interface IndexStat {
+  /** ctime and mtime of every entry (the commit time the mount reports), seconds. */
+  time: number;
+  uid: number;
+  gid: number;
+}
+
+const HEADER = 12;
+const FIXED = 62; // 10 x u32 stat fields, 20-byte sha1, u16 flags
+const NAME_MASK = 0xfff;
+
+function entrySize(nameLen: number): number {
+  // The entry is NUL-padded to a multiple of 8 bytes, with at least one NUL.
+  return (FIXED + nameLen + 8) & ~7;
+}
+
+/** Git's index order: byte order of the full path. */
+function byPath(a: { name: Buffer }, b: { name: Buffer }): number {
+  return Buffer.compare(a.name, b.name);
+}
+
+export function encodeIndex(entries: readonly IndexEntry[], st: IndexStat): Buffer {
+  const rows = entries
+    .filter((e) => e.oid.length === 40)
+    .map((e) => ({ e, name: Buffer.from(e.path) }))
+    .sort(byPath);
+  const total = HEADER + rows.reduce((n, r) => n + entrySize(r.name.length), 0) + 20;
+  const buf = Buffer.alloc(total);
+  buf.write('DIRC', 0, 'latin1');
+  buf.writeUInt32BE(2, 4);
+  buf.writeUInt32BE(rows.length, 8);
+  let pos = HEADER;
+  for (const { e, name } of rows) {
+    const statSize = e.mode === GIT_MODE_GITLINK ? 0 : Math.max(0, e.size) >>> 0;
+    const fields = [st.time, 0, st.time, 0, 0, e.ino >>> 0, e.mode === GIT_MODE_SYMLINK ? 0o120000 : e.mode, st.uid, st.gid, statSize];
+    fields.forEach((v, i) => buf.writeUInt32BE(v >>> 0, pos + i * 4));
+    Buffer.from(e.oid, 'hex').copy(buf, pos + 40);
+    buf.writeUInt16BE(Math.min(name.length, NAME_MASK), pos + 60);
+    name.copy(buf, pos + FIXED);
+    pos += entrySize(name.length);
+  }
+  createHash('sha1').update(buf.subarray(0, pos)).digest().copy(buf, pos);
+  return buf;
+}
+
+/** Writes `<gitDir>/index` atomically (temp + rename). */
+export async function writeIndex(gitDir: string, entries: readonly IndexEntry[], st: IndexStat): Promise<void> {
+  const tmp = join(gitDir, 'index.artifact-fs.tmp');
+  await writeFile(tmp, encodeIndex(entries, st));
+  await rename(tmp, join(gitDir, 'index'));
+}
