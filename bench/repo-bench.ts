@@ -108,8 +108,13 @@ async function scenario(root: string, server: GitServer, s: Scenario, small: str
   }
 }
 
-/** Stat of every file before any hydration (background off): time and blobs fetched. */
-async function statBeforeHydration(root: string, server: GitServer): Promise<Row> {
+async function gitStatus(dir: string): Promise<number> {
+  const [ms] = await timed(() => exec('git', ['-C', dir, 'status', '--porcelain'], { maxBuffer: 1 << 24 }));
+  return ms;
+}
+
+/** Stat of every file and the first `git status`, before any hydration (background off). */
+async function statBeforeHydration(root: string, server: GitServer): Promise<Row[]> {
   server.setLatency(0);
   const dir = join(root, 'stat-cold');
   const state = join(dir, 'state');
@@ -125,7 +130,16 @@ async function statBeforeHydration(root: string, server: GitServer): Promise<Row
     const files = await walk(join(mnt, 'bench'));
     const mount = await statAll(files);
     const native = await statAll(nativeFiles);
-    return { group: 'read path', what: `stat ${files.length} files before any hydration vs native`, subject: mount, baseline: native, unit: 'ms', goal: '≤ 2x, 0 fetches', note: `${server.stats.fetchRequests} fetch requests` };
+    const statFetches = server.stats.fetchRequests;
+    const statusMount = await gitStatus(join(mnt, 'bench'));
+    const statusNative = await gitStatus(join(dir, 'native'));
+    const warmMount = await gitStatus(join(mnt, 'bench'));
+    const warmNative = await gitStatus(join(dir, 'native'));
+    return [
+      { group: 'read path', what: `stat ${files.length} files before any hydration vs native`, subject: mount, baseline: native, unit: 'ms', goal: '≤ 2x, 0 fetches', note: `${statFetches} fetch requests` },
+      { group: 'read path', what: 'first git status after mount vs native checkout', subject: statusMount, baseline: statusNative, unit: 'ms', goal: '≤ 2x, 0 fetches', note: `${server.stats.fetchRequests - statFetches} fetch requests` },
+      { group: 'read path', what: 'warm git status vs native checkout', subject: warmMount, baseline: warmNative, unit: 'ms', goal: '≤ 1.5x' },
+    ];
   } finally {
     await daemon.stop();
     await rm(dir, { recursive: true, force: true }).catch(() => {});
@@ -137,7 +151,7 @@ export async function repoRows(root: string, shape: SyntheticShape, label: strin
   await makeSyntheticRepo(join(remote, 'bench.git'), shape);
   const server = await startGitServer({ root: remote });
   try {
-    const rows: Row[] = [await statBeforeHydration(root, server)];
+    const rows: Row[] = await statBeforeHydration(root, server);
     for (const latencyMs of [0, 25]) rows.push(...(await scenario(root, server, { label, latencyMs }, 'package.json')));
     return rows;
   } finally {
