@@ -1,13 +1,14 @@
 // Blobs into a real blobless clone from the test server: which are local, one batched fetch,
-// then reading them back through one long-lived cat-file, byte-exact and streamed.
+// then read back through the hydrator's fetcher (bulk cat-file; large blobs streamed), and the
+// urgent path (one in-process request).
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { before, after, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { BlobFetchError, CatFileBatch, ObjectMissingError, exists, fetchMissingBlobs, missingAmong, type ObjectContent } from '../src/gitstore/blob-fetch.js';
-import { CatFileError } from '../src/gitstore/cat-file-batch.js';
+import { BlobFetchError, exists, fetchMissingBlobs, missingAmong } from '../src/gitstore/blob-fetch.js';
+import { createGitBlobFetcher } from '../src/gitstore/git-blob-fetcher.js';
 import { asOid, type Oid } from '../src/model/ids.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,14 +51,20 @@ async function blobless(name: string): Promise<string> {
   return join(dest, '.git');
 }
 
-async function collect(c: ObjectContent): Promise<{ data: Buffer; chunks: number; largest: number }> {
-  const parts: Buffer[] = [];
-  let largest = 0;
-  for await (const chunk of c.stream) {
-    parts.push(chunk as Buffer);
-    largest = Math.max(largest, (chunk as Buffer).length);
+/** Everything a fetcher delivers: content and how many chunks it came in. */
+async function fetchAll(gitDir: string, oids: Oid[], urgent = false): Promise<Map<Oid, { data: Buffer; chunks: number }>> {
+  const fetcher = createGitBlobFetcher(gitDir, { url: server.url('repo'), gitConfig: {}, scratchDir: dir, log: () => {} });
+  const got = new Map<Oid, { data: Buffer; chunks: number }>();
+  try {
+    await fetcher.fetch(oids, async (oid, _size, content) => {
+      const parts: Buffer[] = [];
+      for await (const c of content) parts.push(c);
+      got.set(oid, { data: Buffer.concat(parts), chunks: parts.length });
+    }, new AbortController().signal, { urgent });
+  } finally {
+    await fetcher.close();
   }
-  return { data: Buffer.concat(parts), chunks: parts.length, largest };
+  return got;
 }
 
 test('missing blobs are found locally, fetched in one batch, read back byte-exact', async (t) => {
@@ -78,80 +85,23 @@ test('missing blobs are found locally, fetched in one batch, read back byte-exac
   assert.deepEqual(await missingAmong(gitDir, all), []);
   server.resetStats();
 
-  const cat = new CatFileBatch(gitDir);
-  t.after(() => cat.close());
-  // All at once: pipelined through one process, answered in order.
-  const contents = await Promise.all(all.map(async (oid) => ({ oid, got: await cat.readAll(oid) })));
-  for (const { oid, got } of contents) {
-    assert.equal(got.type, 'blob');
-    assert.ok(got.data.equals(await gitBytes(['--git-dir', repo.bare, 'cat-file', 'blob', oid])), oid);
-  }
-  const streamed = await collect(await cat.read(big));
-  assert.ok(streamed.data.equals(BIG));
-  assert.ok(streamed.chunks > 10 && streamed.largest <= 1024 * 1024, `${streamed.chunks} chunks, largest ${streamed.largest}`);
-  assert.equal(cat.spawnCount, 1);
-  assert.equal(server.stats.requests, 0);
+  const got = await fetchAll(gitDir, all);
+  for (const oid of all) assert.ok(got.get(oid)!.data.equals(await gitBytes(['--git-dir', repo.bare, 'cat-file', 'blob', oid])), oid);
+  assert.ok(got.get(big)!.chunks > 10, `the 5 MB blob was streamed in ${got.get(big)!.chunks} chunks`);
+  assert.equal(server.stats.fetchRequests, 0, 'blobs already local: nothing fetched');
 });
 
-test('a missing object is object-missing at once, with no request and no dying process', async () => {
-  const gitDir = await blobless('c2');
-  const cat = new CatFileBatch(gitDir);
-  try {
-    const started = performance.now();
-    // Unknown anywhere, and known to the promisor remote but not fetched (the case that makes
-    // GIT_NO_LAZY_FETCH=1 git die on 2.39).
-    for (const oid of [UNKNOWN, small[0]!, big]) {
-      await assert.rejects(cat.read(oid), (e: unknown) => e instanceof ObjectMissingError && e.code === 'object-missing' && e.oid === oid);
-    }
-    assert.ok(performance.now() - started < 2000);
-    assert.equal(server.stats.requests, 0);
-    assert.equal(cat.spawnCount, 1);
-    // Fetched behind the running process' back: it rescans packs and finds them.
-    await fetchMissingBlobs(gitDir, [small[0]!, big]);
-    assert.equal((await cat.readAll(small[0]!)).type, 'blob');
-    assert.ok((await collect(await cat.read(big))).data.equals(BIG));
-    assert.equal(cat.spawnCount, 1);
-  } finally {
-    await cat.close();
-  }
-});
-
-test('a slow reader holds back the pipe; an abandoned stream does not block later reads', async () => {
-  const gitDir = await blobless('c3');
-  await fetchMissingBlobs(gitDir, [big, small[1]!]);
-  const cat = new CatFileBatch(gitDir);
-  try {
-    const first = await cat.read(big);
-    const second = cat.read(small[1]!);
-    // Nobody reads `first`: the process blocks on a full pipe, `second` waits behind it.
-    const raced = await Promise.race([second.then(() => 'second'), delay(300, 'waiting')]);
-    assert.equal(raced, 'waiting');
-    first.stream.destroy(); // the rest of big.bin is discarded, the pipe flows again
-    assert.equal((await collect(await second)).data.toString(), 'small file 1\n'.repeat(2));
-    // Abort after the header: the stream errors, the next read is unaffected.
-    const ac = new AbortController();
-    const third = await cat.read(big, { signal: ac.signal });
-    ac.abort(new Error('reader gone'));
-    await assert.rejects(collect(third), /reader gone/);
-    assert.ok((await cat.readAll(small[1]!)).data.length > 0);
-  } finally {
-    await cat.close();
-  }
-});
-
-test('the process is restarted when it dies; close() is final and idempotent', async () => {
-  const gitDir = await blobless('c4');
-  await fetchMissingBlobs(gitDir, small.slice(0, 20));
-  const cat = new CatFileBatch(gitDir);
-  assert.equal((await cat.readAll(small[0]!)).type, 'blob');
-  process.kill(cat.pid!, 'SIGKILL');
-  await delay(100);
-  const again = await Promise.all(small.slice(0, 20).map((o) => cat.readAll(o)));
-  assert.equal(again.length, 20);
-  assert.equal(cat.spawnCount, 2);
-  await Promise.all([cat.close(), cat.close()]);
-  assert.equal(cat.state, 'closed');
-  await assert.rejects(cat.read(small[0]!), (e: unknown) => e instanceof CatFileError && e.code === 'cat-file-closed');
+test('an urgent fetch is one in-process request, and git finds the blob locally afterwards', async () => {
+  const gitDir = await blobless('c-urgent');
+  const fetcher = createGitBlobFetcher(gitDir, { url: server.url('repo'), gitConfig: {}, scratchDir: dir, log: () => {} });
+  await delay(200); // capabilities are learned when the fetcher is created
+  server.resetStats();
+  const parts: Buffer[] = [];
+  await fetcher.fetch([small[3]!], async (_oid, _size, content) => { for await (const c of content) parts.push(c); }, new AbortController().signal, { urgent: true });
+  await fetcher.close();
+  assert.equal(server.stats.requests, 1);
+  assert.ok(Buffer.concat(parts).equals(await gitBytes(['--git-dir', repo.bare, 'cat-file', 'blob', small[3]!])));
+  assert.deepEqual(await missingAmong(gitDir, [small[3]!]), [], 'written to the object store as a loose object');
 });
 
 test('an id the remote does not have fails the batch and is named', async () => {

@@ -1,6 +1,6 @@
 // Getting blobs into a partial clone many at a time, and learning which ones are already there
-// (DESIGN decision 5). Reading them back is CatFileBatch's job (cat-file-batch.ts, re-exported
-// here so the hydrator finds the whole blob path in one module).
+// (DESIGN decision 5). Reading them back is git-blob-fetcher.ts's job (one bulk cat-file per
+// batch through an object view).
 //
 // Fetching: one `git fetch --stdin` with the raw object ids for the whole batch — what git's own
 // lazy fetch runs for one object, here for thousands: on git 2.39 that is two HTTP requests (the
@@ -14,7 +14,6 @@ import { GitError, lastLine, runGit, spawnGit } from './git-run.js';
 import { createObjectView } from './object-view.js';
 import { withTimeout } from './signals.js';
 
-export { CatFileBatch, CatFileError, ObjectMissingError, type CatFileBatchOptions, type ObjectContent } from './cat-file-batch.js';
 
 /** Default bound for one fetch batch when the caller gives no tighter one. */
 export const DEFAULT_FETCH_TIMEOUT_MS = 10 * 60_000;

@@ -2,7 +2,7 @@
 // root, row builders, and the on-disk facts tests assert on. Shared by the unit tests and the
 // crash child process.
 
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Oid } from '../../model/ids.js';
@@ -95,4 +95,16 @@ export function row(ino: number, kind: OverlayKind, content: OverlayContent, ext
     uid: 1000, gid: 1000, rdev: 0, size, nlink: kind === 'dir' ? 2 : 1,
     atimeNs: t, mtimeNs: t + 1n, ctimeNs: t + 2n, content, state: 'present', created: true, ...extra,
   };
+}
+
+export function exists(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false }) !== undefined;
+}
+
+export async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
