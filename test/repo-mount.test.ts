@@ -105,13 +105,17 @@ test('background hydration completes without any reader, and a restart keeps the
 });
 
 test('without object-info: listing never hydrates, stat hydrates that one blob', fuseTest, async (t) => {
-  const { server, root } = await setup(t, { objectInfo: false, daemonArgs: ['--hydration-concurrency', '0'] });
+  const ctx = await setup(t, { objectInfo: false, daemonArgs: ['--hydration-concurrency', '0'] });
+  const { server, root } = ctx;
   server.resetStats();
   const names = await readdir(join(root, 'src'));
   assert.deepEqual(names.sort(), ['.gitignore', 'deep', 'empty.txt', 'index.ts']);
   assert.equal(server.stats.fetchRequests, 0, 'readdir hydrated');
   assert.equal((await stat(join(root, 'assets/big.bin'))).size, BIG.length);
   assert.equal(server.stats.fetchRequests, 1);
+  // The learned size is recorded in the snapshot (status totals come from it).
+  const totals = /total_bytes=(\d+)/.exec((await afs(ctx.state, ['status', '--name', 'fx'])).stdout);
+  assert.ok(Number(totals?.[1]) >= BIG.length, `learned size not recorded: ${totals?.[0]}`);
 });
 
 test('add-repo refuses bad input with one line and registers nothing', fuseTest, async (t) => {

@@ -11,7 +11,7 @@ import type { Hydrator, HydrationSource } from '../hydrator/hydrator.js';
 import type { Oid } from '../model/ids.js';
 import type { Db } from '../registry/db.js';
 import type { RepoConfig } from '../registry/repos.js';
-import { loadSnapshot } from '../registry/snapshot-store.js';
+import { loadSnapshot, recordSize } from '../registry/snapshot-store.js';
 import type { StateRoot } from '../registry/state-root.js';
 import type { SnapNode, Snapshot } from '../snapshot/snapshot.js';
 import type { Log } from '../util/log.js';
@@ -58,7 +58,10 @@ export class RepoMount {
       cachedPath: (oid) => (cache.isKnown(oid) ? cache.pathOf(oid) : undefined),
       nudge: (oids) => hydrator.nudge(source, oids),
     };
-    this.#fs = new RepoFs({ snapshot, gitDir: c.gitDir, blobs, statfsPath: root.dir });
+    this.#fs = new RepoFs({
+      snapshot, gitDir: c.gitDir, blobs, statfsPath: root.dir,
+      onSizeLearned: (n) => recordSize(db, c.name, c.generation, n.ino, n.size),
+    });
     await mkdir(this.mountpoint, { recursive: true });
     this.#mounted = await mountFilesystem(this.#fs, {
       mountpoint: this.mountpoint, fsname: `artifact-fs:${c.name}`, subtype: 'artifact-fs', readOnly: true,

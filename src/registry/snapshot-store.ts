@@ -44,7 +44,10 @@ export function loadSnapshot(db: Db, repo: string, generation: number): Snapshot
   return Snapshot.build({ commit: head.commit_oid as Oid, commitTime: head.commit_time, entries, sizes, inodeOf: (p) => inos.get(p)! });
 }
 
-/** Records a size learned after the fact (a stat of an unknown-size file hydrated it). */
-export function recordSize(db: Db, repo: string, generation: number, path: string, size: number): void {
-  db.prepare('UPDATE entries SET size = ? WHERE repo = ? AND generation = ? AND path = ?').run(size, repo, generation, path);
+/**
+ * Records a size learned after the fact (the server gave no sizes and a stat hydrated the file),
+ * so the next mount reports it without hydrating again.
+ */
+export function recordSize(db: Db, repo: string, generation: number, ino: number, size: number): void {
+  db.prepare('UPDATE entries SET size = ? WHERE repo = ? AND generation = ? AND ino = ?').run(size, repo, generation, ino);
 }

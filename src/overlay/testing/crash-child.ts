@@ -10,14 +10,13 @@
 //   are never deleted, moved, unlinked or whited out afterwards (their mtime only grows).
 // stdout gets one line `kill <reason>` just before the kill.
 
-import { appendFileSync, closeSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, ftruncateSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_INO } from '../../snapshot/snapshot.js';
 import { FAULT_POINTS, type FaultPoint, type OverlayStore } from '../overlay-store.js';
 import type { OverlayRow } from '../types.js';
-import { fixtureAt, oid, row } from './fixture.js';
-
-export interface ChildArgs { stateDir: string; seed: number; iteration: number; mode: 'random' | 'sync-then-kill' }
+import { type ChildArgs, SYNCED_LOG, syncedLog } from './crash-protocol.js';
+import { fixtureAt, row } from './fixture.js';
 
 /** Base inodes the fake snapshot has (all below the fixture's FIRST_FREE_INO). */
 const BASE_INOS = Array.from({ length: 38 }, (_, i) => i + 3);
@@ -40,17 +39,6 @@ function die(reason: string): never {
   process.kill(process.pid, 'SIGKILL');
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000); // nothing runs after the kill
   throw new Error('unreachable');
-}
-
-export function syncedLog(stateDir: string): Array<{ ino: number; stamp: bigint }> {
-  let text = '';
-  try {
-    text = readFileSync(join(stateDir, 'synced.log'), 'utf8');
-  } catch { /* first run */ }
-  return text.split('\n').filter(Boolean).map((l) => {
-    const [ino, stamp] = l.split(' ');
-    return { ino: Number(ino), stamp: BigInt(stamp!) };
-  });
 }
 
 class Driver {
@@ -134,7 +122,7 @@ class Driver {
       if (!t) return;
       await s.sync(t.ino);
       // The process-kill model: appended data survives a SIGKILL without an fsync of the log.
-      appendFileSync(join(this.args.stateDir, 'synced.log'), `${t.ino} ${s.get(t.ino)!.mtimeNs}\n`);
+      appendFileSync(join(this.args.stateDir, SYNCED_LOG), `${t.ino} ${s.get(t.ino)!.mtimeNs}\n`);
       this.#protected.add(t.ino);
     } else {
       const ino = s.allocIno();
