@@ -15,7 +15,7 @@
 // references and that were not released: the only files a put may newly reference.
 
 import { constants, fdatasync as fdatasyncCb, fsync as fsyncCb, open as openCb, close as closeCb } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, unlink } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -71,10 +71,6 @@ export class BackingFiles {
   /** The caller gave the file up (release, or a row stopped referencing it). */
   forget(path: string): void {
     this.#handedOut.delete(path);
-  }
-
-  get handedOutCount(): number {
-    return this.#handedOut.size;
   }
 
   #nextPath(ino: number): string {
@@ -153,24 +149,31 @@ export class BackingFiles {
   async collect(referenced: ReadonlySet<string>, log: (msg: string, fields: Record<string, unknown>) => void): Promise<{ removed: number; missing: string[] }> {
     const seen = new Set<string>();
     let removed = 0;
-    for (const entry of await readdir(this.dir, { withFileTypes: true })) {
-      const parsed = parseBackingName(entry.name);
-      if (parsed) this.#seq = Math.max(this.#seq, parsed.seq + 1);
-      if (referenced.has(entry.name) && entry.isFile()) {
-        seen.add(entry.name);
+    for (const name of await readdir(this.dir)) {
+      this.#raiseSeq(name);
+      if (referenced.has(name)) {
+        seen.add(name);
         continue;
       }
-      if (entry.isDirectory()) {
-        log('foreign directory in the overlay upper dir left alone', { path: join(this.dir, entry.name) });
+      const path = join(this.dir, name);
+      if ((await lstat(path)).isDirectory()) {
+        log('foreign directory in the overlay upper dir left alone', { path });
         continue;
       }
-      await this.remove(join(this.dir, entry.name));
+      await this.remove(path);
       removed++;
     }
+    const missing: string[] = [];
     for (const name of referenced) {
-      const parsed = parseBackingName(name);
-      if (parsed) this.#seq = Math.max(this.#seq, parsed.seq + 1);
+      if (seen.has(name)) continue;
+      missing.push(name);
+      this.#raiseSeq(name); // never reuse the name of a lost file either: it may come back
     }
-    return { removed, missing: [...referenced].filter((n) => !seen.has(n)) };
+    return { removed, missing };
+  }
+
+  #raiseSeq(name: string): void {
+    const parsed = parseBackingName(name);
+    if (parsed && parsed.seq >= this.#seq) this.#seq = parsed.seq + 1;
   }
 }

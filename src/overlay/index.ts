@@ -4,9 +4,8 @@
 
 export { BACKING_FILE_MODE, parseBackingName } from './backing-files.js';
 export { isOverlayError, OVERLAY_ERROR_CODES, OverlayError, type OverlayErrorCode } from './errors.js';
-export {
-  FAULT_POINTS, type FaultPoint, INO_RESERVE_CHUNK, OverlayStore, type OverlayStoreOptions, RELEASE_DELAY_MS,
-} from './overlay-store.js';
+export { OverlayStore } from './overlay-store.js';
+export { FAULT_POINTS, type FaultPoint, INO_RESERVE_CHUNK, type OverlayStoreOptions, RELEASE_DELAY_MS } from './store-options.js';
 export {
   type ContentKind, KIND_RULES, type KindRule, NAME_MAX_BYTES, OVERLAY_KINDS, type OverlayContent, type OverlayKind,
   type OverlayRow, type OverlayState, SYMLINK_MAX_BYTES, XATTR_NAME_MAX_BYTES, XATTR_TOTAL_MAX_BYTES, XATTR_VALUE_MAX_BYTES,

@@ -3,7 +3,7 @@ import { closeSync, statSync, writeSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { ROOT_INO } from '../snapshot/snapshot.js';
 import { isOverlayError, type OverlayErrorCode } from './errors.js';
-import { INO_RESERVE_CHUNK, type OverlayStore } from './overlay-store.js';
+import { INO_RESERVE_CHUNK, OverlayStore } from './overlay-store.js';
 import { exists, FIRST_FREE_INO, oid, row, tempFixture, waitFor, type Fixture } from './testing/fixture.js';
 import type { OverlayRow } from './types.js';
 
@@ -41,7 +41,7 @@ async function everyShape(store: OverlayStore): Promise<OverlayRow[]> {
     await upperRow(store, 'new file ✓', { parent: dir, name: 'naïve 日本.txt', xattrs: { 'user.a': Buffer.from([0, 1, 255]), 'user.empty': Buffer.alloc(0) } }),
     await upperRow(store, '', { name: 'empty' }),
     row(a(), 'symlink', { kind: 'symlink', target: Buffer.from([0x2e, 0x2e, 0x2f, 0xff, 0xfe]) }, { name: 'raw-link' }),
-    row(a(), 'fifo', { kind: 'none' }, { name: 'fifo' }),
+    row(a(), 'fifo', { kind: 'none' }, { name: 'fifo 😀 with\nnewline' }),
     row(a(), 'socket', { kind: 'none' }, { name: 'sock' }),
     row(a(), 'chardev', { kind: 'none' }, { name: 'null', rdev: 0x0103, mode: 0o020666 }),
     row(a(), 'blockdev', { kind: 'none' }, { name: 'loop', rdev: 0x0700 }),
@@ -112,6 +112,7 @@ test('putMany is all or nothing: a rename over an existing entry, and a failing 
   store.checkInvariants();
   // A commit that fails inside SQLite (after the first statement ran) changes nothing anywhere.
   fx.db.exec(`CREATE TEMP TRIGGER fail_ino BEFORE INSERT ON overlay_nodes WHEN NEW.ino = 999999 BEGIN SELECT RAISE(ABORT, 'injected'); END`);
+  store.raiseInoFloor(1_000_000);
   const before = [...store.rows()];
   assert.throws(() => store.putMany([{ ...src, name: 'z' }, row(999999, 'dir', { kind: 'none' }, { created: false })], [3]), /injected/);
   fx.db.exec('DROP TRIGGER temp.fail_ino');
@@ -148,6 +149,8 @@ test('rows that break a shape rule are refused with invalid-row and never stored
     ['content not allowed', row(ino, 'dir', { kind: 'symlink', target: Buffer.from('x') })],
     ['created with base content', row(ino, 'file', { kind: 'base', oid: oid(1) })],
     ['base fifo', row(ino, 'fifo', { kind: 'none' }, { created: false })],
+    ['whiteout of a fifo', row(3, 'fifo', { kind: 'none' }, { created: false, state: 'whiteout' })],
+    ['unknown kind', { ...row(ino, 'fifo', { kind: 'none' }), kind: 'toString' as never }],
     ['created whiteout', row(ino, 'file', { kind: 'none' }, { state: 'whiteout' })],
     ['whiteout with content', row(3, 'file', { kind: 'base', oid: oid(1) }, { created: false, state: 'whiteout' })],
     ['name with slash', row(ino, 'fifo', { kind: 'none' }, { name: 'a/b' })],
@@ -165,6 +168,7 @@ test('rows that break a shape rule are refused with invalid-row and never stored
     ['root moved', row(ROOT_INO, 'dir', { kind: 'none' }, { created: false, parent: 5, name: 'r' })],
     ['own parent', row(ino, 'dir', { kind: 'none' }, { parent: ino })],
     ['not allocated', row(ino + 10, 'fifo', { kind: 'none' })],
+    ['base inode above the floor', row(ino + 10, 'dir', { kind: 'none' }, { created: false })],
     ['xattr too big', row(ino, 'fifo', { kind: 'none' }, { xattrs: { 'user.big': Buffer.alloc(70_000) } })],
     ['lost made up', row(ino, 'file', { kind: 'lost', file: '/tmp/x' })],
   ];
@@ -209,6 +213,19 @@ test('copyUp copies the blob into a private, writable backing file', async (t) =
   await store.sync(3);
   await store.sync(12345); // no row: nothing to make durable, still fine
   store.checkInvariants();
+});
+
+test('open() refuses a database the overlay cannot make durable', async () => {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(':memory:');
+  try {
+    await assert.rejects(
+      OverlayStore.open({ db, repo: 'demo', dir: '/nonexistent/overlay', firstFreeIno: 100 }),
+      (err) => isOverlayError(err, 'unsupported-db'),
+    );
+  } finally {
+    db.close();
+  }
 });
 
 test('close drains, is idempotent and refuses later calls; one store per directory', async (t) => {

@@ -47,39 +47,38 @@ export class RowIndex {
   }
 
   /**
-   * Throws 'name-taken' if, after putting `puts` and dropping every inode in `changing` from its
-   * current place, two present rows would share a (parent, name).
+   * Throws 'name-taken' if, after the batch (`puts`, with every inode of `changing` leaving its
+   * current place; undefined for a single put), two present rows would share a (parent, name).
    */
-  checkNames(puts: readonly OverlayRow[], changing: ReadonlySet<number>): void {
-    const claimed = new Map<string, number>();
+  checkNames(puts: readonly OverlayRow[], changing: ReadonlySet<number> | undefined): void {
+    const claimed = changing && new Map<string, number>();
     for (const r of puts) {
       if (!isListed(r)) continue;
       const key = `${r.parent}/${r.name}`; // a name never contains '/': the key is unambiguous
-      const holder = claimed.get(key) ?? this.#children.get(r.parent)?.get(r.name);
-      if (holder !== undefined && holder !== r.ino && (claimed.has(key) || !changing.has(holder))) {
+      const inBatch = claimed?.get(key);
+      const holder = inBatch ?? this.#children.get(r.parent)?.get(r.name);
+      if (holder !== undefined && holder !== r.ino && (inBatch !== undefined || !changing?.has(holder))) {
         throw new OverlayError('name-taken', `overlay: ${JSON.stringify(r.name)} in directory ${r.parent} is already inode ${holder}`, r.ino);
       }
-      claimed.set(key, r.ino);
+      claimed?.set(key, r.ino);
     }
   }
 
-  /**
-   * Applies a committed batch and returns the previous row of every inode touched (undefined
-   * when new). All old places are dropped before any new one is taken, so swaps work.
-   */
-  apply(puts: readonly OverlayRow[], deletes: readonly number[]): Map<number, OverlayRow | undefined> {
-    const old = new Map<number, OverlayRow | undefined>();
-    for (const ino of [...deletes, ...puts.map((r) => r.ino)]) {
+  /** Applies a committed batch. All old places are dropped before any new one is taken (swaps). */
+  apply(puts: readonly OverlayRow[], deletes: readonly number[]): void {
+    for (const ino of deletes) {
       const prev = this.#rows.get(ino);
-      old.set(ino, prev);
+      if (prev) this.#unlist(prev);
+      this.#rows.delete(ino);
+    }
+    for (const r of puts) {
+      const prev = this.#rows.get(r.ino);
       if (prev) this.#unlist(prev);
     }
-    for (const ino of deletes) this.#rows.delete(ino);
     for (const r of puts) {
       this.#rows.set(r.ino, r);
       if (isListed(r)) this.#list(r);
     }
-    return old;
   }
 
   #list(r: OverlayRow): void {

@@ -14,7 +14,7 @@ export interface StoreSnapshotForCheck {
   releases: readonly string[];
   nextIno: number;
   reservedIno: number;
-  /** Raw rows of the repo read from the database (COLUMNS order, safeIntegers on). */
+  /** Raw rows of the repo read with SELECT_SQL. */
   stored: unknown[][];
   storedNextIno: number | undefined;
 }
@@ -59,7 +59,7 @@ function checkMirror(s: StoreSnapshotForCheck): void {
 function checkFiles(s: StoreSnapshotForCheck): void {
   const released = new Set(s.releases);
   for (const r of s.index.values()) {
-    if (r.created && r.ino >= s.nextIno) throw new Error(`overlay: created row ${r.ino} >= next inode ${s.nextIno}`);
+    if (r.ino >= s.nextIno) throw new Error(`overlay: row ${r.ino} >= next inode ${s.nextIno}`);
     if (r.content.kind !== 'upper' && r.content.kind !== 'lost') continue;
     const file = r.content.file;
     if (r.state !== 'present') throw new Error(`overlay: whiteout ${r.ino} names a file`);

@@ -59,8 +59,8 @@ function checkPlace(row: OverlayRow): void {
 }
 
 function checkAttrs(row: OverlayRow): void {
+  if (!Object.hasOwn(KIND_RULES, row.kind)) fail(row, `unknown kind ${JSON.stringify(row.kind)}`);
   const rule = KIND_RULES[row.kind];
-  if (!rule) fail(row, `unknown kind ${JSON.stringify(row.kind)}`);
   if (!isU32(row.mode) || (row.mode & S_IFMT) !== rule.ifmt) fail(row, `mode ${row.mode?.toString(8)} does not match kind ${row.kind}`);
   if (!isU32(row.uid) || !isU32(row.gid) || !isU32(row.nlink)) fail(row, 'uid, gid and nlink must be 32-bit unsigned integers');
   if (!isU32(row.rdev) || (row.rdev !== 0 && !rule.hasRdev)) fail(row, `rdev ${row.rdev} not allowed for ${row.kind}`);
@@ -74,7 +74,7 @@ function checkContent(row: OverlayRow): void {
   const c = row.content;
   if (row.state === 'whiteout') {
     // A whiteout only says "this base inode is gone": it holds no file, no target.
-    if (row.created) fail(row, 'an overlay-only inode is deleted, never whited out');
+    if (row.created || !KIND_RULES[row.kind].inBase) fail(row, 'an overlay-only inode is deleted, never whited out');
     if (c?.kind !== 'none') fail(row, 'a whiteout row holds no content (kind "none")');
     return;
   }
@@ -119,18 +119,23 @@ export function checkRow(row: OverlayRow): void {
 
 function copyContent(c: OverlayContent): OverlayContent {
   // Buffers are copied (and so owned by the store): a caller reusing its buffer cannot change a
-  // stored row behind the database's back. Typed arrays cannot be frozen, hence the copy.
-  return Object.freeze(c.kind === 'symlink' ? { kind: 'symlink', target: Buffer.from(c.target) } : { ...c });
+  // stored row behind the database's back. Typed arrays cannot be frozen, hence the copy. A
+  // frozen content object (taken from a stored row) is shared as it is.
+  if (c.kind === 'symlink') return Object.freeze({ kind: 'symlink', target: Buffer.from(c.target) });
+  return Object.isFrozen(c) ? c : Object.freeze({ ...c });
 }
 
 /** A frozen copy of a checked row: what the store keeps and hands out. */
-export function freezeRow(row: OverlayRow): OverlayRow {
-  const { xattrs, ...rest } = row;
-  const copy: OverlayRow = { ...rest, content: copyContent(row.content) };
-  if (xattrs !== undefined && Object.keys(xattrs).length > 0) {
-    const x: Record<string, Buffer> = {};
-    for (const [k, v] of Object.entries(xattrs)) x[k] = Buffer.from(v);
-    return Object.freeze({ ...copy, xattrs: Object.freeze(x) });
-  }
-  return Object.freeze(copy);
+export function freezeRow(r: OverlayRow): OverlayRow {
+  // Field by field rather than spread: one object shape for every stored row, and no extra
+  // properties a caller may have attached.
+  const copy = {
+    ino: r.ino, parent: r.parent, name: r.name, kind: r.kind, mode: r.mode, uid: r.uid, gid: r.gid, rdev: r.rdev,
+    size: r.size, nlink: r.nlink, atimeNs: r.atimeNs, mtimeNs: r.mtimeNs, ctimeNs: r.ctimeNs,
+    content: copyContent(r.content), state: r.state, created: r.created,
+  };
+  if (r.xattrs === undefined || Object.keys(r.xattrs).length === 0) return Object.freeze(copy);
+  const x: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(r.xattrs)) x[k] = Buffer.from(v);
+  return Object.freeze({ ...copy, xattrs: Object.freeze(x) });
 }
