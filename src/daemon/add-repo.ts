@@ -18,7 +18,8 @@ import type { Db } from '../registry/db.js';
 import { getRepo, insertRepo } from '../registry/repos.js';
 import { assignInodes, saveSnapshot } from '../registry/snapshot-store.js';
 import type { StateRoot } from '../registry/state-root.js';
-import { credentialConfig, splitCredentials } from '../util/redact.js';
+import { acquirePidLock } from '../util/pid-lock.js';
+import { splitCredentials } from '../util/redact.js';
 import { remoteAccess, type RemoteAccess } from './remote-access.js';
 import { UsageError, type AddRepoSpec } from './repo-spec.js';
 import { learnSizes, probeSizes } from './sizes.js';
@@ -52,58 +53,79 @@ async function prefetchShapeBlobs(root: StateRoot, gitDir: string, access: Remot
   }
 }
 
+interface Prepared {
+  gitDir: string;
+  branch: string | null;
+  head: { oid: string; time: number };
+  entries: TreeEntry[];
+  sizes: Map<Oid, number> | undefined;
+  inodes: Map<string, number>;
+}
+
+/** Clone, index, sizes, shape blobs and the git index, all inside `tmp` (nothing registered yet). */
+async function prepare(root: StateRoot, tmp: string, spec: AddRepoSpec, access: RemoteAccess): Promise<Prepared> {
+  const work = join(tmp, 'work');
+  const probe = probeSizes(access); // one round trip, overlapping the clone
+  probe.catch(() => {});
+  await blobLessClone(work, { url: access.url, branch: spec.branch, ref: spec.ref, depth: spec.depth, config: access.gitConfig });
+  const gitDir = join(work, '.git');
+  const [branch, head, entries] = await Promise.all([
+    spec.ref ? null : (spec.branch ?? runGit(['--git-dir', gitDir, 'symbolic-ref', '--short', 'HEAD']).then((s) => s.trim())),
+    headCommit(gitDir),
+    listTree(gitDir, 'HEAD'),
+  ]);
+  const blobOids = [...new Set(entries.filter((e) => e.type === 'blob').map((e) => e.oid))];
+  const sizes = await learnSizes(await probe, blobOids);
+  await prefetchShapeBlobs(root, gitDir, access, shapeBlobs(entries));
+  const inodes = assignInodes(new Map(), entries.map((e) => e.path));
+  // The index git will use in the mount: stat data equal to what the mount reports, so
+  // `git status` reads no file and fetches no blob. Written before the mount exists.
+  await writeIndex(gitDir, entries.filter((e) => e.type !== 'tree').map((e) => ({
+    path: e.path, mode: e.mode, oid: e.oid, size: sizes?.get(e.oid) ?? (e.type === 'commit' ? 0 : -1), ino: inodes.get(e.path)!,
+  })), { time: head.time, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+  return { gitDir, branch, head, entries, sizes, inodes };
+}
+
+function register(db: Db, root: StateRoot, spec: AddRepoSpec, access: RemoteAccess, hasCredentials: boolean, p: Prepared): void {
+  db.transaction(() => {
+    insertRepo(db, {
+      name: spec.name, remote: access.url, branch: p.branch, ref: spec.ref ?? null, mountRoot: spec.mountRoot ?? null,
+      refresh: spec.refresh, depth: spec.depth ?? null, gitDir: root.gitDir(spec.name),
+      hasCredentials, objectInfo: p.sizes !== undefined, generation: 1, createdAt: new Date().toISOString(),
+    });
+    saveSnapshot(db, spec.name, 1, {
+      commit: p.head.oid as Oid, commitTime: p.head.time,
+      entries: p.entries.map((e) => ({ ...e, size: e.type === 'blob' ? (p.sizes?.get(e.oid) ?? -1) : 0, ino: p.inodes.get(e.path)! })),
+    });
+  })();
+}
+
 export async function addRepo(root: StateRoot, db: Db, spec: AddRepoSpec): Promise<AddRepoResult> {
-  if (getRepo(db, spec.name)) throw new UsageError(`repo '${spec.name}' already exists (remove-repo first)`);
-  const split = splitCredentials(spec.remote);
-  const access: RemoteAccess = remoteAccess(split.url, split.username, split.password);
-  await mkdir(join(root.dir, 'repos'), { recursive: true, mode: 0o700 });
-  const tmp = join(root.dir, 'repos', `.tmp-${spec.name}-${randomBytes(4).toString('hex')}`);
+  // One add-repo per name at a time: a concurrent one would replace this one's directory.
+  const lock = await acquirePidLock(join(root.dir, 'repos', `.add-${spec.name}.lock`), (pid) => `another add-repo for '${spec.name}' is running (pid ${pid})`);
   try {
-    const work = join(tmp, 'work');
-    // The object-info probe (one round trip) overlaps the clone.
-    const probe = probeSizes(access);
-    probe.catch(() => {});
-    await blobLessClone(work, { url: split.url, branch: spec.branch, ref: spec.ref, depth: spec.depth, config: credentialConfig(split.url, split.username, split.password) });
-    const gitDir = join(work, '.git');
-    const [branch, head, entries] = await Promise.all([
-      spec.ref ? null : (spec.branch ?? runGit(['--git-dir', gitDir, 'symbolic-ref', '--short', 'HEAD']).then((s) => s.trim())),
-      headCommit(gitDir),
-      listTree(gitDir, 'HEAD'),
-    ]);
-    const blobOids = [...new Set(entries.filter((e) => e.type === 'blob').map((e) => e.oid))];
-    const sizes = await learnSizes(await probe, blobOids as Oid[]);
-    await prefetchShapeBlobs(root, gitDir, access, shapeBlobs(entries));
-    if (split.username !== undefined || split.password !== undefined) {
-      await writeFile(join(tmp, 'credentials.json'), JSON.stringify({ username: split.username, password: split.password }), { mode: 0o600 });
-    }
-    const inodes = assignInodes(new Map(), entries.map((e) => e.path));
-    // The index git will use in the mount: stat data equal to what the mount reports, so
-    // `git status` reads no file and fetches no blob. Written before the mount exists.
-    await writeIndex(gitDir, entries.filter((e) => e.type !== 'tree').map((e) => ({
-      path: e.path, mode: e.mode, oid: e.oid, size: sizes?.get(e.oid) ?? (e.type === 'commit' ? 0 : -1), ino: inodes.get(e.path)!,
-    })), { time: head.time, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
-    const dest = root.repoDir(spec.name);
-    await rm(dest, { recursive: true, force: true }); // an orphan left by a crash before registration
-    await rename(tmp, dest);
+    if (getRepo(db, spec.name)) throw new UsageError(`repo '${spec.name}' already exists (remove-repo first)`);
+    const split = splitCredentials(spec.remote);
+    const access = remoteAccess(split.url, split.username, split.password);
+    const hasCredentials = split.username !== undefined || split.password !== undefined;
+    const tmp = join(root.dir, 'repos', `.tmp-${spec.name}-${randomBytes(4).toString('hex')}`);
     try {
-      db.transaction(() => {
-        insertRepo(db, {
-          name: spec.name, remote: split.url, branch, ref: spec.ref ?? null, mountRoot: spec.mountRoot ?? null,
-          refresh: spec.refresh, depth: spec.depth ?? null, gitDir: root.gitDir(spec.name),
-          hasCredentials: split.username !== undefined, objectInfo: sizes !== undefined, generation: 1,
-          createdAt: new Date().toISOString(),
-        });
-        saveSnapshot(db, spec.name, 1, {
-          commit: head.oid as Oid, commitTime: head.time,
-          entries: entries.map((e) => ({ ...e, size: e.type === 'blob' ? (sizes?.get(e.oid) ?? -1) : 0, ino: inodes.get(e.path)! })),
-        });
-      })();
-    } catch (err) {
-      await rm(dest, { recursive: true, force: true });
-      throw err;
+      const p = await prepare(root, tmp, spec, access);
+      if (hasCredentials) await writeFile(join(tmp, 'credentials.json'), JSON.stringify({ username: split.username, password: split.password }), { mode: 0o600 });
+      const dest = root.repoDir(spec.name);
+      await rm(dest, { recursive: true, force: true }); // an orphan left by a crash before registration
+      await rename(tmp, dest);
+      try {
+        register(db, root, spec, access, hasCredentials, p);
+      } catch (err) {
+        await rm(dest, { recursive: true, force: true });
+        throw err;
+      }
+      return { entries: p.entries.length, blobs: p.entries.filter((e) => e.type === 'blob').length, sizesKnown: p.sizes !== undefined };
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
-    return { entries: entries.length, blobs: blobOids.length, sizesKnown: sizes !== undefined };
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await lock.release();
   }
 }

@@ -3,6 +3,7 @@
 // and unmounts everything on close().
 
 import { watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
 import { mkdir, rm } from 'node:fs/promises';
 import { BlobCache } from '../hydrator/blob-cache.js';
 import { Hydrator } from '../hydrator/hydrator.js';
@@ -10,7 +11,7 @@ import { openDb, type Db } from '../registry/db.js';
 import { listRepos } from '../registry/repos.js';
 import type { StateRoot } from '../registry/state-root.js';
 import type { Level, Log } from '../util/log.js';
-import { acquireDaemonLock, type DaemonLock } from './daemon-lock.js';
+import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
 import { mountpointFor, RepoMount } from './repo-mount.js';
 import { clearRuntime, writeRuntime } from './runtime-state.js';
 
@@ -33,7 +34,7 @@ export interface DaemonOptions {
 export class Daemon {
   readonly #o: DaemonOptions;
   #db: Db | undefined;
-  #lock: DaemonLock | undefined;
+  #lock: PidLock | undefined;
   #hydrator: Hydrator | undefined;
   #cache: BlobCache | undefined;
   readonly #repos = new Map<string, RepoMount>();
@@ -52,7 +53,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     const { root, log } = this.#o;
-    this.#lock = await acquireDaemonLock(root.dir);
+    this.#lock = await acquirePidLock(join(root.dir, 'daemon.pid'), (pid) => `another daemon (pid ${pid}) is already running on state root ${root.dir}`);
     this.#db = openDb(root.db);
     await rm(root.scratchDir, { recursive: true, force: true });
     await mkdir(root.scratchDir, { recursive: true, mode: 0o700 });
