@@ -148,6 +148,11 @@ test('add-repo refuses bad input with one line and registers nothing', fuseTest,
   assert.match(dup.stderr, /already exists/);
   const list = (await afs(state, ['list-repos'])).stdout.trim().split('\t');
   assert.deepEqual([list[0], list[1], list[3]], ['ok', 'main', server.url('r')]);
+  // Two add-repo runs racing for one name: exactly one wins, the other says why, data intact.
+  const racing = await Promise.all([0, 1].map(() => afs(state, ['add-repo', '--name', 'race', '--remote', server.url('r')])));
+  assert.deepEqual(racing.map((r) => r.code).sort(), [0, 1], racing.map((r) => r.stderr).join(' | '));
+  assert.match(racing.find((r) => r.code !== 0)!.stderr, /already exists|another add-repo for 'race' is running/);
+  assert.match((await afs(state, ['status', '--name', 'race'])).stdout, /^repo=race /);
 });
 
 test('credentials in the remote URL work for clone, sizes and reads, and appear nowhere', fuseTest, async (t) => {
