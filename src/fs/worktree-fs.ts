@@ -1,0 +1,477 @@
+// The writable work tree: the base snapshot merged with the copy-on-write overlay
+// (docs/overlay-design.md). Metadata changes (rm, rm -rf, chmod, touch, mv, truncate to zero)
+// write overlay rows only and never hydrate (DESIGN decision 8); content is copied up on the
+// first write. Errors from Node system calls (ENOSPC, EIO…) reach the caller unchanged.
+//
+// Parts: worktree-nodes.ts (the merged inode table and rows), worktree-content.ts (file I/O,
+// copy-up, descriptors), worktree-rename.ts, worktree-xattr.ts.
+//
+// Handles: open/opendir return real handles; a handle pins its node (openCount), so a file
+// unlinked while open stays readable and writable (its row keeps parent 0 until the last
+// release, then becomes a whiteout or is deleted). Reads stay fast: FOPEN_KEEP_CACHE on every
+// open, because only the kernel changes a file's content (no writeback cache; every write and
+// truncate goes through it), so its page cache is valid across opens within a generation.
+//
+// Timeouts: entries and attributes may be cached CACHE_TTL seconds, like memfs (which the POSIX
+// table validates with the same value): every change to the view goes through this kernel
+// mount, which updates or invalidates its own caches for the nodes an operation touches. What
+// changes behind the kernel's back (a new base generation) is the daemon's to invalidate
+// precisely with the session's notify functions.
+//
+// The synthesized `.git` file (GITFILE_INO) is read-only: writing, truncating, chmod, unlink and
+// rename of it fail with EPERM (it is not a file of the work tree, and root would pass EACCES).
+// Hard links: EPERM (an overlay row has one name; see the report in docs/overlay-design.md).
+
+import { close, constants as fsc } from 'node:fs';
+import { promisify } from 'node:util';
+import { DirEntries } from '../fuse/samples/memfs-dir.js';
+import { statfs } from 'node:fs/promises';
+import {
+  DT_DIR, FOPEN_KEEP_CACHE, direntType, fail, type AttrResult, type CreateResult, type DirentList, type Entry, type FuseHandler,
+  type OpenResult, type RequestContext, type SetattrChanges, type StatfsResult,
+} from '../fuse/index.js';
+import type { OverlayKind, OverlayStore } from '../overlay/index.js';
+import { GITFILE_INO, ROOT_INO, type Snapshot } from '../snapshot/snapshot.js';
+import { gitfileAttr, type AttrContext } from './attrs.js';
+import type { BlobProvider } from './repo-fs.js';
+import { FileContent } from './worktree-content.js';
+import { NodeTable, nowNs, S_IFMT, touchAtime, type WNode } from './worktree-nodes.js';
+import { renameEntry } from './worktree-rename.js';
+import { getXattr, listXattrs, removeXattr, setXattr } from './worktree-xattr.js';
+
+const closeAsync = promisify(close);
+
+/** Seconds the kernel may cache names and attributes of the merged view (see the file comment). */
+export const CACHE_TTL = 1;
+const NAME_MAX = 255;
+const O_ACCMODE = 3;
+const SYMLINK_MAX = 4095;
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_IXGRP = 0o010;
+
+const KIND_OF_TYPE = new Map<number, OverlayKind>([
+  [fsc.S_IFREG, 'file'], [fsc.S_IFIFO, 'fifo'], [fsc.S_IFSOCK, 'socket'], [fsc.S_IFCHR, 'chardev'], [fsc.S_IFBLK, 'blockdev'],
+]);
+
+export interface WorkTreeFsOptions {
+  snapshot: Snapshot;
+  store: OverlayStore;
+  blobs: BlobProvider;
+  gitDir: string;
+  /** Directory whose filesystem statfs reports (the state root, where backing files live). */
+  statfsPath: string;
+  uid?: number;
+  gid?: number;
+}
+
+interface Handle { ino: number; flags: number }
+
+export class WorkTreeFs implements FuseHandler {
+  readonly #t: NodeTable;
+  readonly #c: FileContent;
+  readonly #o: WorkTreeFsOptions;
+  readonly #gitfile: Buffer;
+  readonly #ac: AttrContext;
+  // INVARIANT: every handle names a node in the table whose openCount counts it.
+  readonly #handles = new Map<number, Handle>();
+  #nextFh = 1;
+
+  constructor(o: WorkTreeFsOptions) {
+    this.#o = o;
+    const uid = o.uid ?? process.getuid?.() ?? 0;
+    const gid = o.gid ?? process.getgid?.() ?? 0;
+    this.#t = new NodeTable({ snapshot: o.snapshot, store: o.store, uid, gid });
+    this.#c = new FileContent({ store: o.store, blobs: o.blobs, persist: (n) => this.#t.persist([n]) });
+    this.#gitfile = Buffer.from(`gitdir: ${o.gitDir}\n`);
+    this.#ac = { uid, gid, time: o.snapshot.commitTime };
+    this.#t.root();
+  }
+
+  // ---- names -----------------------------------------------------------------------------
+
+  lookup(_ctx: RequestContext, parent: number, name: string): Entry {
+    const dir = this.#dirForLookup(parent, name);
+    const ino = this.#t.entries(dir).get(name);
+    if (ino === undefined) return fail('ENOENT');
+    if (ino === GITFILE_INO) return this.#gitEntry();
+    return this.#counted(this.#t.get(ino, dir.ino) ?? fail('ENOENT'));
+  }
+
+  forget(items: ReadonlyArray<{ nodeid: number; nlookup: number }>): void {
+    for (const { nodeid, nlookup } of items) {
+      const n = this.#t.get(nodeid);
+      if (!n) continue;
+      n.nlookup = Math.max(0, n.nlookup - nlookup);
+      this.#t.maybeEvict(n);
+    }
+  }
+
+  mknod(ctx: RequestContext, parent: number, name: string, mode: number, rdev: number): Entry | Promise<Entry> {
+    const type = mode & S_IFMT || fsc.S_IFREG;
+    if (type === fsc.S_IFDIR) fail('EPERM');
+    const kind = KIND_OF_TYPE.get(type) ?? fail('EINVAL');
+    const dir = this.#dirForNewName(parent, name);
+    if (kind === 'file') return this.#newFile(ctx, parent, name, mode).then((n) => this.#counted(n));
+    const device = kind === 'chardev' || kind === 'blockdev';
+    return this.#counted(this.#create(ctx, dir, name, kind, type | (mode & 0o7777), { kind: 'none' }, 0, device ? rdev : 0));
+  }
+
+  mkdir(ctx: RequestContext, parent: number, name: string, mode: number): Entry {
+    const dir = this.#dirForNewName(parent, name);
+    return this.#counted(this.#create(ctx, dir, name, 'dir', fsc.S_IFDIR | (mode & 0o1777), { kind: 'none' }, 0, 0));
+  }
+
+  symlink(ctx: RequestContext, parent: number, name: string, target: Buffer): Entry {
+    if (target.length === 0) fail('ENOENT');
+    const dir = this.#dirForNewName(parent, name);
+    if (target.length > SYMLINK_MAX) fail('ENAMETOOLONG');
+    const content = { kind: 'symlink' as const, target: Buffer.from(target) };
+    return this.#counted(this.#create(ctx, dir, name, 'symlink', fsc.S_IFLNK | 0o777, content, target.length, 0));
+  }
+
+  async create(ctx: RequestContext, parent: number, name: string, mode: number): Promise<CreateResult> {
+    const node = await this.#newFile(ctx, parent, name, mode);
+    return { entry: this.#counted(node), open: this.#open(node, 0) };
+  }
+
+  /** A new empty regular file: its (empty) backing file first, then its row. */
+  async #newFile(ctx: RequestContext, parent: number, name: string, mode: number): Promise<WNode> {
+    const dir = this.#dirForNewName(parent, name);
+    const ino = this.#o.store.allocIno();
+    const { path, fd } = await this.#o.store.newBackingFile(ino);
+    await closeAsync(fd);
+    // Re-check: the name may have been taken while the file was created.
+    if (this.#t.entries(dir).get(name) !== undefined) {
+      await this.#o.store.release(path);
+      fail('EEXIST');
+    }
+    try {
+      return this.#create(ctx, dir, name, 'file', fsc.S_IFREG | (mode & 0o7777), { kind: 'upper', file: path }, 0, 0, ino);
+    } catch (err) {
+      await this.#o.store.release(path);
+      throw err;
+    }
+  }
+
+  link(): never {
+    return fail('EPERM');
+  }
+
+  unlink(_ctx: RequestContext, parent: number, name: string): void {
+    const dir = this.#dirForLookup(parent, name);
+    const ino = this.#t.entries(dir).get(name) ?? fail('ENOENT');
+    if (ino === GITFILE_INO) fail('EPERM');
+    const node = this.#t.get(ino, dir.ino) ?? fail('ENOENT');
+    if (node.kind === 'dir') fail('EISDIR');
+    this.#removeName(dir, name, node);
+  }
+
+  rmdir(_ctx: RequestContext, parent: number, name: string): void {
+    const dir = this.#dirForLookup(parent, name);
+    const ino = this.#t.entries(dir).get(name) ?? fail('ENOENT');
+    const node = ino === GITFILE_INO ? fail('ENOTDIR') : this.#t.get(ino, dir.ino) ?? fail('ENOENT');
+    if (node.kind !== 'dir') fail('ENOTDIR');
+    if (this.#t.entries(node).size > 0) fail('ENOTEMPTY');
+    this.#removeName(dir, name, node);
+  }
+
+  rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): void {
+    const oldDir = this.#dirForLookup(parent, name);
+    const newDir = this.#dirForLookup(newParent, newName);
+    const gone = renameEntry(this.#t, { oldDir, name, newDir, newName, flags });
+    if (gone) this.#t.maybeEvict(gone);
+  }
+
+  // ---- attributes ------------------------------------------------------------------------
+
+  getattr(_ctx: RequestContext, nodeid: number): AttrResult {
+    if (nodeid === GITFILE_INO) return { attr: gitfileAttr(this.#gitfile.length, this.#ac), attrTimeout: CACHE_TTL };
+    return { attr: this.#t.attr(this.#t.must(nodeid)), attrTimeout: CACHE_TTL };
+  }
+
+  async setattr(ctx: RequestContext, nodeid: number, ch: SetattrChanges): Promise<AttrResult> {
+    if (nodeid === GITFILE_INO) fail('EPERM');
+    const node = this.#t.must(nodeid);
+    const t = nowNs();
+    if (ch.size !== undefined) {
+      if (node.kind === 'dir') fail('EISDIR');
+      if (node.kind !== 'file' || ch.size < 0) fail('EINVAL');
+      await this.#c.truncate(node, ch.size, ctx.signal);
+      node.mtimeNs = t;
+    }
+    if (ch.mode !== undefined) node.mode = (node.mode & S_IFMT) | (ch.mode & 0o7777);
+    if (ch.uid !== undefined) node.uid = ch.uid;
+    if (ch.gid !== undefined) node.gid = ch.gid;
+    if (ch.killSuidgid === true) node.mode &= ~(S_ISUID | ((node.mode & S_IXGRP) !== 0 ? S_ISGID : 0));
+    if (ch.atime !== undefined) node.atimeNs = ch.atime === 'now' ? t : toNs(ch.atime);
+    if (ch.mtime !== undefined) node.mtimeNs = ch.mtime === 'now' ? t : toNs(ch.mtime);
+    node.ctimeNs = ch.ctime !== undefined ? toNs(ch.ctime) : t;
+    this.#t.persist([node]);
+    return { attr: this.#t.attr(node), attrTimeout: CACHE_TTL };
+  }
+
+  readlink(_ctx: RequestContext, nodeid: number): Buffer | Promise<Buffer> {
+    const node = this.#t.must(nodeid);
+    if (node.kind !== 'symlink') fail('EINVAL');
+    touchAtime(node);
+    const c = node.content;
+    if (c.kind === 'symlink') return c.target;
+    return this.#baseLink(node);
+  }
+
+  async #baseLink(node: WNode): Promise<Buffer> {
+    const c = node.content;
+    if (c.kind !== 'base') return fail('EIO');
+    const { readFile } = await import('node:fs/promises');
+    return readFile(await this.#o.blobs.ensure(c.oid, node.size));
+  }
+
+  access(_ctx: RequestContext, nodeid: number): void {
+    if (nodeid !== GITFILE_INO) this.#t.must(nodeid);
+  }
+
+  async statfs(): Promise<StatfsResult> {
+    const s = await statfs(this.#o.statfsPath);
+    return { blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree, bsize: s.bsize, namelen: NAME_MAX, frsize: s.bsize };
+  }
+
+  setxattr(_ctx: RequestContext, nodeid: number, name: string, value: Buffer, flags: number): void {
+    if (nodeid === GITFILE_INO) fail('EPERM');
+    const node = this.#t.must(nodeid);
+    setXattr(node, name, value, flags);
+    this.#t.persist([node]);
+  }
+
+  getxattr(_ctx: RequestContext, nodeid: number, name: string): Buffer {
+    if (nodeid === GITFILE_INO) fail('ENODATA');
+    return getXattr(this.#t.must(nodeid), name);
+  }
+
+  listxattr(_ctx: RequestContext, nodeid: number): string[] {
+    return nodeid === GITFILE_INO ? [] : listXattrs(this.#t.must(nodeid));
+  }
+
+  removexattr(_ctx: RequestContext, nodeid: number, name: string): void {
+    if (nodeid === GITFILE_INO) fail('EPERM');
+    const node = this.#t.must(nodeid);
+    removeXattr(node, name);
+    this.#t.persist([node]);
+  }
+
+  // ---- files -----------------------------------------------------------------------------
+
+  async open(ctx: RequestContext, nodeid: number, flags: number): Promise<OpenResult> {
+    if (nodeid === GITFILE_INO) {
+      if ((flags & O_ACCMODE) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0) fail('EPERM');
+      return { fh: 0, openFlags: FOPEN_KEEP_CACHE };
+    }
+    const node = this.#t.must(nodeid);
+    if (node.kind === 'dir') fail('EISDIR');
+    if ((flags & fsc.O_TRUNC) !== 0 && node.kind === 'file') {
+      await this.#c.truncate(node, 0, ctx.signal);
+      node.mtimeNs = node.ctimeNs = nowNs();
+      this.#t.persist([node]);
+    }
+    return this.#open(node, flags);
+  }
+
+  read(ctx: RequestContext, nodeid: number, _fh: number, offset: number, size: number): Buffer | Promise<Buffer> {
+    if (nodeid === GITFILE_INO) return this.#gitfile.subarray(offset, offset + size);
+    const node = this.#file(nodeid);
+    touchAtime(node);
+    if (offset >= node.size && node.size >= 0) return Buffer.alloc(0);
+    return this.#c.read(node, offset, size, ctx.signal);
+  }
+
+  write(ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer): number | Promise<number> {
+    if (nodeid === GITFILE_INO) fail('EPERM');
+    const node = this.#file(nodeid);
+    if (data.length === 0) return 0;
+    return this.#c.write(node, offset, data, ctx.signal);
+  }
+
+  lseek(): never {
+    return fail('ENOSYS');
+  }
+
+  fallocate(): never {
+    return fail('EOPNOTSUPP');
+  }
+
+  flush(): void {}
+
+  async fsync(ctx: RequestContext, nodeid: number): Promise<void> {
+    if (nodeid === GITFILE_INO) return;
+    const node = this.#t.must(nodeid);
+    this.#t.persist([node]); // atime refreshed in memory since the last put
+    await this.#c.sync(node, ctx.signal);
+  }
+
+  release(_ctx: RequestContext, nodeid: number, fh: number): void {
+    if (nodeid === GITFILE_INO) return;
+    this.#close(nodeid, fh);
+  }
+
+  // ---- directories -----------------------------------------------------------------------
+
+  opendir(_ctx: RequestContext, nodeid: number): OpenResult {
+    const node = this.#t.must(nodeid);
+    if (node.kind !== 'dir') fail('ENOTDIR');
+    return { fh: this.#handle(node, 0) };
+  }
+
+  readdir(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, list: DirentList): void {
+    const dir = this.#t.must(nodeid);
+    if (dir.kind !== 'dir') fail('ENOTDIR');
+    if (dir.parent === 0 && dir.ino !== ROOT_INO) fail('ENOENT');
+    touchAtime(dir);
+    if (offset < 1 && !list.add({ name: '.', ino: dir.ino, off: 1, type: DT_DIR })) return;
+    if (offset < 2 && !list.add({ name: '..', ino: dir.parent, off: 2, type: DT_DIR })) return;
+    for (const { name, ino, cookie } of this.#t.entries(dir).after(offset)) {
+      if (ino === GITFILE_INO) {
+        if (!list.add({ name, ino, off: cookie, ...(list.plus ? { entry: this.#gitEntry() } : { type: 8 }) })) return;
+        continue;
+      }
+      const node = this.#t.get(ino, dir.ino);
+      if (!node) continue;
+      if (!list.plus) {
+        if (!list.add({ name, ino, off: cookie, type: direntType(node.mode) })) return;
+        continue;
+      }
+      if (!list.add({ name, ino, off: cookie, entry: this.#entry(node) })) return;
+      node.nlookup++;
+    }
+  }
+
+  releasedir(_ctx: RequestContext, nodeid: number, fh: number): void {
+    this.#close(nodeid, fh);
+  }
+
+  async fsyncdir(_ctx: RequestContext, nodeid: number): Promise<void> {
+    const node = this.#t.must(nodeid);
+    await this.#o.store.sync(node.ino);
+  }
+
+  /** Closes every descriptor (the session ended); the store is closed by its owner. */
+  closeAll(): Promise<void> {
+    return this.#c.closeAll();
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  #dirForLookup(parent: number, name: string): WNode {
+    const dir = this.#t.must(parent);
+    if (dir.kind !== 'dir') fail('ENOTDIR');
+    if (dir.parent === 0 && dir.ino !== ROOT_INO) fail('ENOENT');
+    if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG');
+    return dir;
+  }
+
+  #dirForNewName(parent: number, name: string): WNode {
+    const dir = this.#dirForLookup(parent, name);
+    if (name === '.' || name === '..' || this.#t.entries(dir).get(name) !== undefined) fail('EEXIST');
+    return dir;
+  }
+
+  #create(ctx: RequestContext, dir: WNode, name: string, kind: OverlayKind, mode: number, content: WNode['content'], size: number, rdev: number, ino?: number): WNode {
+    const t = nowNs();
+    let m = mode;
+    let gid = ctx.gid;
+    if ((dir.mode & S_ISGID) !== 0) {
+      gid = dir.gid;
+      if (kind === 'dir') m |= S_ISGID;
+    }
+    const node: WNode = {
+      ino: ino ?? this.#o.store.allocIno(), kind, mode: m, uid: ctx.uid, gid, rdev, size, atimeNs: t, mtimeNs: t, ctimeNs: t,
+      content, parent: dir.ino, name, created: true, xattrs: new Map(), subdirs: 0, nlookup: 0, openCount: 0,
+    };
+    if (kind === 'dir') node.entries = new DirEntries();
+    this.#link(dir, node, t);
+    return node;
+  }
+
+  #link(dir: WNode, node: WNode, t: bigint): void {
+    const entries = this.#t.entries(dir);
+    dir.mtimeNs = dir.ctimeNs = t;
+    this.#t.add(node);
+    entries.add(node.name, node.ino);
+    if (node.kind === 'dir') dir.subdirs++;
+    try {
+      this.#t.persist([node, dir]);
+    } catch (err) {
+      entries.remove(node.name);
+      if (node.kind === 'dir') dir.subdirs--;
+      throw err;
+    }
+  }
+
+  #removeName(dir: WNode, name: string, node: WNode): void {
+    const t = nowNs();
+    const entries = this.#t.entries(dir);
+    entries.remove(name);
+    if (node.kind === 'dir') dir.subdirs--;
+    node.parent = 0;
+    node.ctimeNs = t;
+    dir.mtimeNs = dir.ctimeNs = t;
+    try {
+      if (node.openCount > 0) this.#t.persist([node, dir]);
+      else if (node.created) this.#t.persist([dir], [node.ino]);
+      else this.#t.store.putMany([this.#t.rowOf(dir), this.#t.whiteoutRow({ ...node, parent: dir.ino })]);
+    } catch (err) {
+      node.parent = dir.ino;
+      entries.add(name, node.ino);
+      if (node.kind === 'dir') dir.subdirs++;
+      throw err;
+    }
+    this.#t.maybeEvict(node);
+  }
+
+  #file(ino: number): WNode {
+    const node = this.#t.must(ino);
+    if (node.kind === 'file') return node;
+    return fail(node.kind === 'dir' ? 'EISDIR' : 'EINVAL');
+  }
+
+  #open(node: WNode, flags: number): OpenResult {
+    return { fh: this.#handle(node, flags), openFlags: FOPEN_KEEP_CACHE };
+  }
+
+  #handle(node: WNode, flags: number): number {
+    const fh = this.#nextFh++;
+    this.#handles.set(fh, { ino: node.ino, flags });
+    node.openCount++;
+    return fh;
+  }
+
+  #close(nodeid: number, fh: number): void {
+    const h = this.#handles.get(fh);
+    if (!h || h.ino !== nodeid) fail('EBADF');
+    this.#handles.delete(fh);
+    const node = this.#t.get(nodeid);
+    if (!node) return;
+    node.openCount--;
+    if (node.openCount > 0) return;
+    this.#c.closeIdle(node);
+    if (node.parent === 0 && node.ino !== ROOT_INO) this.#t.finalizeUnlinked(node);
+    else if (node.kind === 'file' && node.content.kind !== 'base') this.#t.persist([node]);
+    this.#t.maybeEvict(node);
+  }
+
+  #gitEntry(): Entry {
+    return { nodeid: GITFILE_INO, entryTimeout: CACHE_TTL, attrTimeout: CACHE_TTL, attr: gitfileAttr(this.#gitfile.length, this.#ac) };
+  }
+
+  #entry(node: WNode): Entry {
+    return { nodeid: node.ino, generation: 0, entryTimeout: CACHE_TTL, attrTimeout: CACHE_TTL, attr: this.#t.attr(node) };
+  }
+
+  #counted(node: WNode): Entry {
+    node.nlookup++;
+    return this.#entry(node);
+  }
+}
+
+function toNs(t: { sec: number; nsec: number }): bigint {
+  return BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+}

@@ -1,0 +1,69 @@
+// Serves WorkTreeFs over a fixture tree in this child process (tests must never touch a mount
+// from the process that serves it). No git, no network: blob ids are sha1("blob <size>\0" +
+// content) and the BlobProvider writes the content to a temp file on ensure() and counts calls.
+//
+//   node worktree-child.js <mountpoint> <stateDir>
+//
+// Prints `ready <mountpoint>` once mounted. SIGUSR2 writes `<stateDir>/ensure-count` (the number
+// of ensure() calls so far) and then prints `stats <count>`. SIGTERM: clean unmount, store
+// closed, exit 0. The same stateDir reopens the same database and overlay (restart test).
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BlobProvider } from '../../src/fs/repo-fs.js';
+import { WorkTreeFs } from '../../src/fs/worktree-fs.js';
+import { mountFilesystem } from '../../src/fuse/index.js';
+import { OverlayStore } from '../../src/overlay/index.js';
+import { fixtureAt, REPO } from '../../src/overlay/testing/fixture.js';
+import { buildSnapshot, fixtureBlobs } from './worktree-fixture.js';
+
+async function main(): Promise<void> {
+  const [mountpoint, stateDir] = process.argv.slice(2);
+  if (!mountpoint || !stateDir) throw new Error('usage: worktree-child <mountpoint> <stateDir>');
+  const blobDir = join(stateDir, 'blobs');
+  mkdirSync(blobDir, { recursive: true });
+  const byOid = new Map([...fixtureBlobs().values()].map((b) => [b.oid as string, b.data]));
+  let ensures = 0;
+  const blobs: BlobProvider = {
+    ensure: async (oid) => {
+      ensures++;
+      const data = byOid.get(oid);
+      if (!data) throw Object.assign(new Error(`no blob ${oid}`), { code: 'EIO' });
+      const path = join(blobDir, oid);
+      writeFileSync(path, data);
+      return path;
+    },
+    cachedPath: () => undefined,
+    nudge: () => {},
+  };
+  const snapshot = buildSnapshot();
+  const fx = fixtureAt(stateDir);
+  const store = await OverlayStore.open({ db: fx.db, repo: REPO, dir: fx.overlayDir, firstFreeIno: snapshot.nodeCount + 10 });
+  const fs = new WorkTreeFs({ snapshot, store, blobs, gitDir: join(stateDir, 'git'), statfsPath: stateDir });
+  const mounted = await mountFilesystem(fs, { mountpoint, fsname: 'worktree', subtype: 'worktree' });
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      await mounted.close();
+      await fs.closeAll();
+      await store.close();
+      fx.dispose();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGUSR2', () => {
+    writeFileSync(join(stateDir, 'ensure-count'), String(ensures));
+    process.stdout.write(`stats ${ensures}\n`);
+  });
+  mounted.closed.then(() => stop(), () => stop());
+  process.stdout.write(`ready ${mounted.mountpoint}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`worktree: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
