@@ -87,6 +87,7 @@ export async function statusCommand(args: string[]): Promise<number> {
     const snap = loadSnapshot(db, name, c.generation);
     const live = readRuntime(db, name);
     const { ahead, behind } = await aheadBehind(c);
+    const overlayDirty = db.prepare('SELECT 1 FROM overlay_nodes WHERE repo = ? LIMIT 1').get(name) !== undefined;
     let totalBlobs = 0, totalBytes = 0, hydratedBlobs = 0, hydratedBytes = 0;
     const seen = new Set<string>();
     for (const { node } of snap?.blobs() ?? []) {
@@ -103,7 +104,7 @@ export async function statusCommand(args: string[]): Promise<number> {
       ['repo', name], ['state', live ? 'mounted' : 'unmounted'], ['head', snap?.commit ?? ''], ['ref', c.branch ?? c.ref ?? ''],
       ['ahead', ahead], ['behind', behind], ['diverged', ahead > 0 && behind > 0], ['last_fetch', c.createdAt], ['result', 'ok'],
       ['prepare_error', ''], ['hydrated_blobs', live?.hydratedBlobs ?? hydratedBlobs], ['hydrated_bytes', live?.hydratedBytes ?? hydratedBytes],
-      ['overlay_dirty', false], ['total_blobs', totalBlobs], ['total_bytes', totalBytes], ['queued', live?.queued ?? 0],
+      ['overlay_dirty', overlayDirty], ['total_blobs', totalBlobs], ['total_bytes', totalBytes], ['queued', live?.queued ?? 0],
       ['mountpoint', live?.mountpoint ?? mountpointFor(c, undefined, root)],
     ];
     out(f.json ? JSON.stringify(Object.fromEntries(fields)) : fields.map(([k, v]) => `${k}=${v}`).join(' '));

@@ -4,7 +4,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountFilesystem, type MountedFilesystem } from '../fuse/index.js';
-import { RepoFs, type BlobProvider } from '../fs/repo-fs.js';
+import type { BlobProvider } from '../fs/blob-provider.js';
+import { WorkTreeFs } from '../fs/worktree-fs.js';
+import { OverlayStore } from '../overlay/index.js';
 import { createGitBlobFetcher, type GitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
 import type { BlobCache } from '../hydrator/blob-cache.js';
 import type { Hydrator, HydrationSource } from '../hydrator/hydrator.js';
@@ -26,7 +28,8 @@ export interface RepoStats {
 
 export class RepoMount {
   #mounted: MountedFilesystem | undefined;
-  #fs: RepoFs | undefined;
+  #fs: WorkTreeFs | undefined;
+  #store: OverlayStore | undefined;
   #source: HydrationSource | undefined;
   #fetcher: GitBlobFetcher | undefined;
   #snapshot: Snapshot | undefined;
@@ -58,13 +61,15 @@ export class RepoMount {
       cachedPath: (oid) => (cache.isKnown(oid) ? cache.pathOf(oid) : undefined),
       nudge: (oids) => hydrator.nudge(source, oids),
     };
-    this.#fs = new RepoFs({
-      snapshot, gitDir: c.gitDir, blobs, statfsPath: root.dir,
-      onSizeLearned: (n) => recordSize(db, c.name, c.generation, n.ino, n.size),
+    // Writes land in the overlay: per-inode rows in the registry database plus backing files.
+    this.#store = await OverlayStore.open({ db, repo: c.name, dir: join(root.repoDir(c.name), 'overlay'), firstFreeIno: snapshot.maxIno + 1 });
+    this.#fs = new WorkTreeFs({
+      snapshot, store: this.#store, gitDir: c.gitDir, blobs, statfsPath: root.dir,
+      onSizeLearned: (ino, size) => recordSize(db, c.name, c.generation, ino, size),
     });
     await mkdir(this.mountpoint, { recursive: true });
     this.#mounted = await mountFilesystem(this.#fs, {
-      mountpoint: this.mountpoint, fsname: `artifact-fs:${c.name}`, subtype: 'artifact-fs', readOnly: true,
+      mountpoint: this.mountpoint, fsname: `artifact-fs:${c.name}`, subtype: 'artifact-fs',
       init: { dataCache: 'explicit' },
       log: (level, message) => log(level, message, { repo: c.name }),
     });
@@ -103,6 +108,7 @@ export class RepoMount {
       } finally {
         await this.#source?.close();
         await this.#fs?.closeAll();
+        await this.#store?.close();
         await this.#fetcher?.close();
         this.deps.log('info', 'unmounted', { repo: this.config.name, mountpoint: this.mountpoint });
       }

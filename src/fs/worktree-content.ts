@@ -14,7 +14,7 @@ import { close, fdatasync, ftruncate, open, read, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { fail } from '../fuse/index.js';
 import type { OverlayStore } from '../overlay/index.js';
-import type { BlobProvider } from './repo-fs.js';
+import type { BlobProvider } from './blob-provider.js';
 import { nowNs, type WNode } from './worktree-nodes.js';
 
 const openAsync = promisify(open);

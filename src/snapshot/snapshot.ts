@@ -94,6 +94,13 @@ export class Snapshot {
     return this.#byIno.size;
   }
 
+  /** Highest inode of the snapshot (new overlay inodes start above it). */
+  get maxIno(): number {
+    let max = GITFILE_INO;
+    for (const ino of this.#byIno.keys()) if (ino > max) max = ino;
+    return max;
+  }
+
   /** Binary search in a directory's sorted children. */
   child(dir: SnapNode, name: string): SnapNode | undefined {
     const kids = dir.children;

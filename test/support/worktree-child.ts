@@ -4,13 +4,14 @@
 //
 //   node worktree-child.js <mountpoint> <stateDir>
 //
-// Prints `ready <mountpoint>` once mounted. SIGUSR2 writes `<stateDir>/ensure-count` (the number
+// Prints `invariants ok` (or `invariants FAILED <why>`) and `lost <n>` (rows whose backing file
+// was missing) after opening the store, then `ready <mountpoint>` once mounted. SIGUSR2 writes `<stateDir>/ensure-count` (the number
 // of ensure() calls so far) and then prints `stats <count>`. SIGTERM: clean unmount, store
 // closed, exit 0. The same stateDir reopens the same database and overlay (restart test).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BlobProvider } from '../../src/fs/repo-fs.js';
+import type { BlobProvider } from '../../src/fs/blob-provider.js';
 import { WorkTreeFs } from '../../src/fs/worktree-fs.js';
 import { mountFilesystem } from '../../src/fuse/index.js';
 import { OverlayStore } from '../../src/overlay/index.js';
@@ -39,6 +40,14 @@ async function main(): Promise<void> {
   const snapshot = buildSnapshot();
   const fx = fixtureAt(stateDir);
   const store = await OverlayStore.open({ db: fx.db, repo: REPO, dir: fx.overlayDir, firstFreeIno: snapshot.nodeCount + 10 });
+  // Crash tests read these two lines: the store reopened after a SIGKILL must be consistent.
+  try {
+    store.checkInvariants();
+    process.stdout.write('invariants ok\n');
+  } catch (err) {
+    process.stdout.write(`invariants FAILED ${(err as Error).message}\n`);
+  }
+  process.stdout.write(`lost ${store.lostRows().length}\n`);
   const fs = new WorkTreeFs({ snapshot, store, blobs, gitDir: join(stateDir, 'git'), statfsPath: stateDir });
   const mounted = await mountFilesystem(fs, { mountpoint, fsname: 'worktree', subtype: 'worktree' });
   let stopping = false;

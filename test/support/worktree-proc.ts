@@ -11,6 +11,10 @@ export interface WorktreeChild {
   readonly child: ChildProcess;
   /** Number of BlobProvider.ensure() calls so far (hydrations). */
   ensureCount(): Promise<number>;
+  /** Everything the child printed on stdout so far. */
+  output(): string;
+  /** SIGKILL (no unmount: the mount goes stale) and wait for exit. */
+  kill(): Promise<void>;
   /** SIGTERM (clean unmount) and wait for exit. Idempotent. */
   stop(): Promise<void>;
 }
@@ -38,6 +42,11 @@ export async function startWorktree(mountpoint: string, stateDir: string): Promi
       child.kill('SIGUSR2');
       while ((out.match(/stats /g) ?? []).length === before) await new Promise<void>((r) => waiters.push(r));
       return Number(await readFile(join(stateDir, 'ensure-count'), 'utf8'));
+    },
+    output: () => out,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
     },
     stop: () => (stopping ??= (async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -1,0 +1,93 @@
+// Writes in the repo mount (the daemon serving WorkTreeFs over the overlay): POSIX behaviour like a
+// native directory, metadata changes that never fetch a blob, and changes that survive a restart.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, readFile, rename, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afs, startDaemon } from './support/cli.js';
+import { defer, fuseTest, tempDir } from './support/fuse-env.js';
+import { makeRepo } from './support/git-fixtures.js';
+import { startGitServer } from './support/git-server.js';
+import { diffObservations, runPosixCases, threwCases } from './posix/run-cases.js';
+import { posixCases } from './posix/cases.js';
+
+const exec = promisify(execFile);
+/** Rows that need hard links; the overlay answers link() with EPERM for now. */
+const HARD_LINK_ROWS = new Set(['hard-link', 'rename-onto-itself', 'readdir-entry-types']);
+
+const FILES: Record<string, string | { exec: string }> = {
+  'README.md': '# tracked\n',
+  'package.json': '{"name":"w"}\n',
+  'src/a.ts': 'export const a = 1;\n',
+  'src/lib/b.ts': 'export const b = 2;\n',
+  'src/lib/c.ts': 'export const c = 3;\n',
+  'bin/run': { exec: '#!/bin/sh\n' },
+};
+
+async function setup(t: import('node:test').TestContext) {
+  const dir = await tempDir(t, 'afs-write-');
+  await makeRepo(join(dir, 'remote'), FILES, { name: 'w' });
+  const server = await startGitServer({ root: join(dir, 'remote') });
+  defer(t, () => server.close());
+  const state = join(dir, 'state');
+  const mnt = join(dir, 'mnt');
+  const add = await afs(state, ['add-repo', '--name', 'w', '--remote', server.url('w'), '--mount-root', mnt]);
+  assert.equal(add.code, 0, add.stderr);
+  let daemon = startDaemon(state, ['--hydration-concurrency', '0']);
+  defer(t, () => daemon.stop());
+  const root = join(mnt, 'w');
+  await daemon.waitMounted(root);
+  const restart = async () => {
+    assert.equal(await daemon.stop(), 0);
+    daemon = startDaemon(state, ['--hydration-concurrency', '0']);
+    defer(t, () => daemon.stop());
+    await daemon.waitMounted(root);
+  };
+  return { dir, server, state, root, restart };
+}
+
+test('the POSIX table in the repo mount matches a native directory', fuseTest, async (t) => {
+  const { dir, root } = await setup(t);
+  const native = join(dir, 'native');
+  await mkdir(native);
+  await mkdir(join(root, 'posix'));
+  const cases = posixCases.filter((c) => !HARD_LINK_ROWS.has(c.name));
+  const control = await runPosixCases(native, cases);
+  const subject = await runPosixCases(join(root, 'posix'), cases);
+  assert.deepEqual(threwCases(control), []);
+  assert.deepEqual(diffObservations(control, subject), []);
+});
+
+test('rm -rf, chmod, touch, mv and truncate of tracked files fetch no blob; git sees the changes', fuseTest, async (t) => {
+  const { server, root } = await setup(t);
+  server.resetStats();
+  await rm(join(root, 'src/lib'), { recursive: true });
+  await chmod(join(root, 'README.md'), 0o755);
+  await utimes(join(root, 'package.json'), new Date(), new Date());
+  await rename(join(root, 'bin'), join(root, 'tools'));
+  await truncate(join(root, 'src/a.ts'), 0);
+  assert.equal(server.stats.fetchRequests, 0, 'a metadata change hydrated a blob');
+  assert.equal((await stat(join(root, 'src/a.ts'))).size, 0);
+  assert.equal((await stat(join(root, 'tools/run'))).mode & 0o777, 0o755);
+  const status = (await exec('git', ['-C', root, 'status', '--porcelain'])).stdout.split('\n').filter(Boolean).sort();
+  assert.deepEqual(status, [' D bin/run', ' D src/lib/b.ts', ' D src/lib/c.ts', ' M README.md', ' M src/a.ts', '?? tools/']);
+});
+
+test('writes survive a daemon restart byte for byte; status reports the overlay dirty', fuseTest, async (t) => {
+  const { state, root, restart } = await setup(t);
+  assert.match((await afs(state, ['status', '--name', 'w'])).stdout, /overlay_dirty=false/);
+  await writeFile(join(root, 'src/a.ts'), 'export const a = 42;\n');
+  await writeFile(join(root, 'new.txt'), 'new file\n');
+  await mkdir(join(root, 'dir/sub'), { recursive: true });
+  await rename(join(root, 'src/lib/b.ts'), join(root, 'dir/sub/b.ts'));
+  const before = (await exec('git', ['-C', root, 'status', '--porcelain=v1', '-z', '-uall'])).stdout;
+  assert.match((await afs(state, ['status', '--name', 'w'])).stdout, /overlay_dirty=true/);
+  await restart();
+  assert.equal(await readFile(join(root, 'src/a.ts'), 'utf8'), 'export const a = 42;\n');
+  assert.equal(await readFile(join(root, 'new.txt'), 'utf8'), 'new file\n');
+  assert.equal(await readFile(join(root, 'dir/sub/b.ts'), 'utf8'), FILES['src/lib/b.ts']);
+  assert.equal((await exec('git', ['-C', root, 'status', '--porcelain=v1', '-z', '-uall'])).stdout, before);
+});
