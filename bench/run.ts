@@ -2,7 +2,7 @@
 // alternative in one run and printed as ratios. Needs root and /dev/fuse. Not part of npm test.
 //
 //   npm run bench                 FUSE rows + read path on a workers-sdk-shaped repo
-//   npm run bench -- --only fuse  one group (fuse | repo)
+//   npm run bench -- --only fuse  one group (fuse | write | repo)
 //   npm run bench -- --large      also the 20k-file repo with 3 x 50 MB binaries
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { fuseUnavailableReason } from '../test/support/fuse-env.js';
 import { fuseRows } from './fuse-bench.js';
 import { repoRows } from './repo-bench.js';
+import { writeRows } from './write-bench.js';
 import { printRows, type Row } from './report.js';
 import { SHAPE_20K, SHAPE_WORKERS_SDK, type SyntheticShape } from './synthetic-repo.js';
 
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   if (!values.only || values.only === 'fuse') rows.push(...(await fuseRows()));
+  if (!values.only || values.only === 'write') rows.push(...(await writeRows()));
   if (!values.only || values.only === 'repo') {
     const shapes: Array<[SyntheticShape, string]> = [[SHAPE_WORKERS_SDK, 'workers-sdk shape']];
     if (values.large) shapes.push([SHAPE_20K, '20k files + 150 MB binaries']);

@@ -55,6 +55,7 @@ test('SIGKILL of the worktree child keeps every fsync\'ed file and a consistent 
     child = await startWorktree(mnt, state);
     assert.match(child.output(), /invariants ok\n/, `iteration ${it}: store invariants after restart; ${where}`);
     assert.match(child.output(), /lost 0\n/, `iteration ${it}: rows naming a missing backing file; ${where}`);
+    assert.match(child.output(), /orphans 0\n/, `iteration ${it}: backing files leaked by the crash not collected; ${where}`);
     for (const [p, h] of acked) {
       assert.equal(hash(await readFile(join(mnt, p))), h, `iteration ${it}: ${p} lost acknowledged content; ${where}`);
     }

@@ -1,8 +1,10 @@
 // A seeded random sequence of filesystem operations applied to WorkTreeFs (mounted in a child
 // process) and to a native directory: every outcome (value or errno) and the final trees must be
-// identical, in an empty subdirectory and over the tracked fixture tree, and again after a clean
-// restart of the child on the same database and overlay. Hard links and xattrs are not drawn
-// (link answers EPERM by design). Replay a failure with WORKTREE_SEED=<seed printed>.
+// identical, in an empty subdirectory and over the tracked fixture tree. The sequence goes on
+// across a clean restart of the child half-way; the final tree is checked again after another.
+// Hard links and xattrs are not drawn (link answers EPERM by design).
+// Replay a failure with WORKTREE_SEED=<seed printed>; WORKTREE_OPS sets the length,
+// WORKTREE_TRACE=<file prefix> writes each op and its outcome.
 
 import assert from 'node:assert/strict';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
@@ -64,6 +66,14 @@ async function run(t: TestContext, seed: number, pool: Pool, sub: string | undef
     }
     if (i % 500 === 499) {
       assert.deepEqual(await listing(mounted, skip), await listing(native, skip), `trees differ after op ${i}; ${where}`);
+    }
+    if (i === Math.floor(OPS / 2)) {
+      // Half-way: a clean restart of the child (handles closed on both sides), then go on.
+      await closeAll(a);
+      await closeAll(b);
+      await fs.stop();
+      fs = await startWorktree(mnt, state);
+      assert.match(fs.output(), /invariants ok\nlost 0\n/, `store after the mid-way restart; ${where}`);
     }
   }
   if (process.env.WORKTREE_TRACE) await writeFile(`${process.env.WORKTREE_TRACE}.${seed}`, log.join('\n'));

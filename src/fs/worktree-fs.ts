@@ -44,6 +44,8 @@ const closeAsync = promisify(close);
 
 /** Seconds the kernel may cache names and attributes of the merged view (see the file comment). */
 export const CACHE_TTL = 1;
+/** How long a write's size/mtime may wait before its row is committed (see FileContent). */
+export const WRITE_PERSIST_DELAY_MS = 100;
 const NAME_MAX = 255;
 const O_ACCMODE = 3;
 const SYMLINK_MAX = 4095;
@@ -79,13 +81,16 @@ export class WorkTreeFs implements FuseHandler {
   // INVARIANT: every handle names a node in the table whose openCount counts it.
   readonly #handles = new Map<number, Handle>();
   #nextFh = 1;
+  /** Nodes whose size/mtime changed by writes and are not committed yet. */
+  readonly #pending = new Set<WNode>();
+  #pendingTimer: NodeJS.Timeout | undefined;
 
   constructor(o: WorkTreeFsOptions) {
     this.#o = o;
     const uid = o.uid ?? process.getuid?.() ?? 0;
     const gid = o.gid ?? process.getgid?.() ?? 0;
     this.#t = new NodeTable({ snapshot: o.snapshot, store: o.store, uid, gid });
-    this.#c = new FileContent({ store: o.store, blobs: o.blobs, persist: (n) => this.#t.persist([n]) });
+    this.#c = new FileContent({ store: o.store, blobs: o.blobs, persist: (n) => this.#t.persist([n]), persistSoon: (n) => this.#persistSoon(n) });
     this.#gitfile = Buffer.from(`gitdir: ${o.gitDir}\n`);
     this.#ac = { uid, gid, time: o.snapshot.commitTime };
     this.#t.root();
@@ -157,18 +162,22 @@ export class WorkTreeFs implements FuseHandler {
     const dir = this.#dirForNewName(parent, name);
     const ino = this.#o.store.allocIno();
     const { path, fd } = await this.#o.store.newBackingFile(ino);
-    await closeAsync(fd);
     // Re-check: the name may have been taken while the file was created.
     if (this.#t.entries(dir).get(name) !== undefined) {
+      await closeAsync(fd);
       await this.#o.store.release(path);
       fail('EEXIST');
     }
+    let node: WNode;
     try {
-      return this.#create(ctx, dir, name, 'file', fsc.S_IFREG | (mode & 0o7777), { kind: 'upper', file: path }, 0, 0, ino);
+      node = this.#create(ctx, dir, name, 'file', fsc.S_IFREG | (mode & 0o7777), { kind: 'upper', file: path }, 0, 0, ino);
     } catch (err) {
+      await closeAsync(fd);
       await this.#o.store.release(path);
       throw err;
     }
+    this.#c.adopt(node, path, fd);
+    return node;
   }
 
   link(): never {
@@ -318,12 +327,30 @@ export class WorkTreeFs implements FuseHandler {
     return fail('EOPNOTSUPP');
   }
 
-  flush(): void {}
+  /** close(2) of a handle: what its writes changed is committed now. */
+  flush(_ctx: RequestContext, nodeid: number): void {
+    const node = this.#t.get(nodeid);
+    if (node && this.#pending.delete(node)) this.#t.persist([node]);
+  }
+
+  /** Writes commit their size/mtime in batches: one row commit per node per delay, not per write. */
+  #persistSoon(node: WNode): void {
+    this.#pending.add(node);
+    this.#pendingTimer ??= setTimeout(() => this.#persistPending(), WRITE_PERSIST_DELAY_MS);
+  }
+
+  #persistPending(): void {
+    this.#pendingTimer = undefined;
+    const nodes = [...this.#pending];
+    this.#pending.clear();
+    if (nodes.length) this.#t.persist(nodes);
+  }
 
   async fsync(ctx: RequestContext, nodeid: number): Promise<void> {
     if (nodeid === GITFILE_INO) return;
     const node = this.#t.must(nodeid);
-    this.#t.persist([node]); // atime refreshed in memory since the last put
+    this.#pending.delete(node);
+    this.#t.persist([node]); // pending writes, and atime refreshed in memory since the last put
     await this.#c.sync(node, ctx.signal);
   }
 
@@ -376,6 +403,8 @@ export class WorkTreeFs implements FuseHandler {
 
   /** Closes every descriptor (the session ended); the store is closed by its owner. */
   closeAll(): Promise<void> {
+    clearTimeout(this.#pendingTimer);
+    this.#persistPending();
     return this.#c.closeAll();
   }
 

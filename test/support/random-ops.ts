@@ -32,7 +32,7 @@ export async function listing(dir: string, skip: readonly string[] = [], prefix 
     const st = await lstat(p);
     const rel = prefix + name;
     if (st.isDirectory()) {
-      out.push(`${rel}/ ${(st.mode & 0o7777).toString(8)}`);
+      out.push(`${rel}/ ${(st.mode & 0o7777).toString(8)} nlink=${st.nlink}`);
       out.push(...await listing(p, skip, rel + '/'));
     } else if (st.isSymbolicLink()) {
       out.push(`${rel} -> ${await readlink(p)}`);
@@ -78,7 +78,7 @@ export function randomOp(r: () => number, pool: Pool, openNow: readonly number[]
     return d === '' ? pick(pool.names) : `${d}/${pick(pool.names)}`;
   };
   const data = (): Buffer => {
-    const n = 1 + int(r() < 0.8 ? 300 : 9000);
+    const n = 1 + int(r() < 0.8 ? 300 : r() < 0.9 ? 9000 : 300_000); // > max_write sometimes
     const b = Buffer.alloc(n);
     for (let i = 0; i < n; i++) b[i] = int(256);
     return b;
@@ -181,7 +181,7 @@ export function randomOp(r: () => number, pool: Pool, openNow: readonly number[]
       const p = path();
       return { text: `lstat ${p}`, run: async (s) => {
         const st = await lstat(at(s, p));
-        return `${(st.mode & 0o177777).toString(8)} ${st.isDirectory() ? '-' : st.size} nlink=${st.isDirectory() ? '-' : st.nlink}`;
+        return `${(st.mode & 0o177777).toString(8)} ${st.isDirectory() ? '-' : st.size} nlink=${st.nlink}`;
       } };
     }],
     [4, () => {

@@ -5,11 +5,11 @@
 //   node worktree-child.js <mountpoint> <stateDir>
 //
 // Prints `invariants ok` (or `invariants FAILED <why>`) and `lost <n>` (rows whose backing file
-// was missing) after opening the store, then `ready <mountpoint>` once mounted. SIGUSR2 writes `<stateDir>/ensure-count` (the number
+// was missing) and `orphans <n>` (backing files no row names) after opening the store, then `ready <mountpoint>` once mounted. SIGUSR2 writes `<stateDir>/ensure-count` (the number
 // of ensure() calls so far) and then prints `stats <count>`. SIGTERM: clean unmount, store
 // closed, exit 0. The same stateDir reopens the same database and overlay (restart test).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobProvider } from '../../src/fs/blob-provider.js';
 import { WorkTreeFs } from '../../src/fs/worktree-fs.js';
@@ -48,6 +48,9 @@ async function main(): Promise<void> {
     process.stdout.write(`invariants FAILED ${(err as Error).message}\n`);
   }
   process.stdout.write(`lost ${store.lostRows().length}\n`);
+  const named = new Set([...store.rows()].flatMap((r) => (r.content.kind === 'upper' ? [r.content.file] : [])));
+  const onDisk = existsSync(fx.upperDir) ? readdirSync(fx.upperDir).map((n) => join(fx.upperDir, n)) : [];
+  process.stdout.write(`orphans ${onDisk.filter((f) => !named.has(f)).length}\n`);
   const fs = new WorkTreeFs({ snapshot, store, blobs, gitDir: join(stateDir, 'git'), statfsPath: stateDir });
   const mounted = await mountFilesystem(fs, { mountpoint, fsname: 'worktree', subtype: 'worktree' });
   let stopping = false;
