@@ -91,3 +91,17 @@ test('writes survive a daemon restart byte for byte; status reports the overlay 
   assert.equal(await readFile(join(root, 'dir/sub/b.ts'), 'utf8'), FILES['src/lib/b.ts']);
   assert.equal((await exec('git', ['-C', root, 'status', '--porcelain=v1', '-z', '-uall'])).stdout, before);
 });
+
+test('git add and commit in the mount; status is clean afterwards', fuseTest, async (t) => {
+  const { root } = await setup(t);
+  const git = (...args: string[]) => exec('git', ['-C', root, '-c', 'user.name=T', '-c', 'user.email=t@example.com', ...args]);
+  await writeFile(join(root, 'src/a.ts'), 'export const a = 7;\n');
+  await writeFile(join(root, 'added.txt'), 'added\n');
+  await rm(join(root, 'README.md'));
+  assert.equal((await git('add', '-A')).stderr, '');
+  await git('commit', '-qm', 'edit in the mount');
+  assert.equal((await git('status', '--porcelain')).stdout, '');
+  assert.equal((await git('log', '--format=%s', '-1')).stdout.trim(), 'edit in the mount');
+  assert.equal((await git('show', 'HEAD:src/a.ts')).stdout, 'export const a = 7;\n');
+  assert.deepEqual((await git('show', '--name-status', '--format=', 'HEAD')).stdout.trim().split('\n').sort(), ['A\tadded.txt', 'D\tREADME.md', 'M\tsrc/a.ts']);
+});
