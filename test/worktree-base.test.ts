@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { defer, fuseTest, tempDir } from './support/fuse-env.js';
@@ -125,4 +126,17 @@ test('every change survives a clean restart', fuseTest, async (t) => {
   assert.deepEqual(after, before);
   assert.ok(before.some((l) => l.startsWith('bin/run.sh 755 ')));
   assert.equal(await readFile(join(mnt, 'bin/run.sh'), 'utf8'), '#!/bin/sh\necho hi\necho appended\n');
+});
+
+// Regression: a regular file made by mknod(2) (no handle) kept the backing fd create adopts open
+// for the daemon's life, pinning the file's space after unlink. Node has no mknod: python3 does.
+const python = spawnSync('python3', ['-c', 'import os'], { stdio: 'ignore' }).status === 0;
+test('mknod of regular files leaves no descriptor open in the daemon', { ...fuseTest, skip: fuseTest.skip || (!python && 'needs python3 for mknod(2)') }, async (t) => {
+  const { mnt, fs } = await setup(t);
+  const fds = async (): Promise<number> => (await readdir(`/proc/${fs.child.pid}/fd`)).length;
+  const before = await fds();
+  const r = spawnSync('python3', ['-c', 'import os, sys\nfor i in range(20): os.mknod(os.path.join(sys.argv[1], "n%d" % i))', mnt]);
+  assert.equal(r.status, 0, String(r.stderr));
+  for (let i = 0; i < 20; i++) await unlink(join(mnt, `n${i}`));
+  assert.ok(await fds() <= before + 2, `${(await fds()) - before} descriptors left open`);
 });

@@ -73,7 +73,7 @@ async function run(t: TestContext, seed: number, pool: Pool, sub: string | undef
       await closeAll(b);
       await fs.stop();
       fs = await startWorktree(mnt, state);
-      assert.match(fs.output(), /invariants ok\nlost 0\n/, `store after the mid-way restart; ${where}`);
+      assert.match(fs.output(), /invariants ok\nlost 0\norphans 0\n/, `store after the mid-way restart; ${where}`);
     }
   }
   if (process.env.WORKTREE_TRACE) await writeFile(`${process.env.WORKTREE_TRACE}.${seed}`, log.join('\n'));
@@ -83,7 +83,7 @@ async function run(t: TestContext, seed: number, pool: Pool, sub: string | undef
   assert.deepEqual(await listing(mounted, skip), final, `final trees differ; ${where}`);
   await fs.stop();
   fs = await startWorktree(mnt, state);
-  assert.match(fs.output(), /invariants ok\nlost 0\n/, `store after restart; ${where}`);
+  assert.match(fs.output(), /invariants ok\nlost 0\norphans 0\n/, `store after restart; ${where}`);
   assert.deepEqual(await listing(mounted, skip), final, `trees differ after restart; ${where}`);
 }
 

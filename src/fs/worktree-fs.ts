@@ -134,7 +134,14 @@ export class WorkTreeFs implements FuseHandler {
     if (type === fsc.S_IFDIR) fail('EPERM');
     const kind = KIND_OF_TYPE.get(type) ?? fail('EINVAL');
     const dir = this.#dirForNewName(parent, name);
-    if (kind === 'file') return this.#newFile(ctx, parent, name, mode).then((n) => this.#counted(n));
+    if (kind === 'file') {
+      // No handle will release the fd #newFile adopted (create's handle does): close it now, or
+      // it stays open for the daemon's life and pins the file's space once it is unlinked.
+      return this.#newFile(ctx, parent, name, mode).then((n) => {
+        this.#c.closeIdle(n);
+        return this.#counted(n);
+      });
+    }
     const device = kind === 'chardev' || kind === 'blockdev';
     return this.#counted(this.#create(ctx, dir, name, kind, type | (mode & 0o7777), { kind: 'none' }, 0, device ? rdev : 0));
   }

@@ -8,7 +8,7 @@
 
 import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
-import { access, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { access, readFile, realpath, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 
 export type MountErrorCode =
@@ -85,7 +85,9 @@ export async function probeMount(mountpoint: string, deadlineMs = 2000): Promise
   const entry = (await listMounts()).filter((m) => m.mountpoint === mp).pop();
   if (!entry) return { state: 'none' };
   const outcome = await Promise.race([
-    stat(mp).then(() => 'live' as const, (e: NodeJS.ErrnoException) => (e.code === 'ENOTCONN' ? 'stale' as const : 'live' as const)),
+    // statfs, not stat: the kernel answers stat from its attribute cache for a while after the
+    // daemon died, so a dead mount would look live; statfs always asks the connection.
+    statfs(mp).then(() => 'live' as const, (e: NodeJS.ErrnoException) => (e.code === 'ENOTCONN' ? 'stale' as const : 'live' as const)),
     new Promise<'unresponsive'>((r) => setTimeout(() => r('unresponsive'), deadlineMs).unref()),
   ]);
   return { state: outcome, entry };

@@ -4,8 +4,9 @@
 //
 //   node worktree-child.js <mountpoint> <stateDir>
 //
-// Prints `invariants ok` (or `invariants FAILED <why>`) and `lost <n>` (rows whose backing file
-// was missing) and `orphans <n>` (backing files no row names) after opening the store, then `ready <mountpoint>` once mounted. SIGUSR2 writes `<stateDir>/ensure-count` (the number
+// After opening the store it prints `invariants ok` (or `invariants FAILED <why>`), `lost <n>`
+// (rows whose backing file was missing) and `orphans <n>` (backing files no row names); then
+// `ready <mountpoint>` once mounted. SIGUSR2 writes `<stateDir>/ensure-count` (the number
 // of ensure() calls so far) and then prints `stats <count>`. SIGTERM: clean unmount, store
 // closed, exit 0. The same stateDir reopens the same database and overlay (restart test).
 
