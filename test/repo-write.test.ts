@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readFile, rename, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, opendir, readFile, rename, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afs, startDaemon } from './support/cli.js';
@@ -104,4 +104,21 @@ test('git add and commit in the mount; status is clean afterwards', fuseTest, as
   assert.equal((await git('log', '--format=%s', '-1')).stdout.trim(), 'edit in the mount');
   assert.equal((await git('show', 'HEAD:src/a.ts')).stdout, 'export const a = 7;\n');
   assert.deepEqual((await git('show', '--name-status', '--format=', 'HEAD')).stdout.trim().split('\n').sort(), ['A\tadded.txt', 'D\tREADME.md', 'M\tsrc/a.ts']);
+});
+
+test('handles survive renames: a directory handle and a file handle inside a moved tracked tree', fuseTest, async (t) => {
+  const { root, server } = await setup(t);
+  const dirHandle = await opendir(join(root, 'src/lib'));
+  const file = await open(join(root, 'src/lib/b.ts'), 'r+');
+  const ino = (await stat(join(root, 'src/lib/b.ts'))).ino;
+  server.resetStats();
+  await rename(join(root, 'src'), join(root, 'source'));
+  assert.equal(server.stats.fetchRequests, 0);
+  const names: string[] = [];
+  for await (const e of dirHandle) names.push(e.name);
+  assert.deepEqual(names.sort(), ['b.ts', 'c.ts'], 'the directory handle still lists its entries after the move');
+  await file.write('// edited through a handle opened before the move\n', 0);
+  await file.close();
+  assert.match(await readFile(join(root, 'source/lib/b.ts'), 'utf8'), /^\/\/ edited through a handle/);
+  assert.equal((await stat(join(root, 'source/lib/b.ts'))).ino, ino, 'rename keeps the inode');
 });
