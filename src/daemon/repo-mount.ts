@@ -66,6 +66,7 @@ export class RepoMount {
     this.#fs = new WorkTreeFs({
       snapshot, store: this.#store, gitDir: c.gitDir, blobs, statfsPath: root.dir,
       onSizeLearned: (ino, size) => recordSize(db, c.name, c.generation, ino, size),
+      log: (level, message) => log(level, message, { repo: c.name }),
     });
     await mkdir(this.mountpoint, { recursive: true });
     this.#mounted = await mountFilesystem(this.#fs, {

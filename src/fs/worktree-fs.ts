@@ -28,7 +28,7 @@ import { DirEntries } from '../fuse/samples/memfs-dir.js';
 import { stat, statfs } from 'node:fs/promises';
 import type { Oid } from '../model/ids.js';
 import {
-  DT_DIR, FOPEN_KEEP_CACHE, direntType, fail, type AttrResult, type CreateResult, type DirentList, type Entry, type FuseHandler,
+  DT_DIR, FOPEN_KEEP_CACHE, FOPEN_NOFLUSH, direntType, fail, type AttrResult, type CreateResult, type DirentList, type Entry, type FuseHandler,
   type OpenResult, type RequestContext, type SetattrChanges, type StatfsResult,
 } from '../fuse/index.js';
 import type { OverlayKind, OverlayStore } from '../overlay/index.js';
@@ -66,6 +66,8 @@ export interface WorkTreeFsOptions {
   statfsPath: string;
   uid?: number;
   gid?: number;
+  /** One line per unexpected event (the daemon's logger). */
+  log?(level: 'error' | 'warn', message: string): void;
   /** A base file's size was unknown (no object-info) and was learned by hydrating it. */
   onSizeLearned?(ino: number, size: number): void;
 }
@@ -346,11 +348,22 @@ export class WorkTreeFs implements FuseHandler {
     this.#pendingTimer ??= setTimeout(() => this.#persistPending(), WRITE_PERSIST_DELAY_MS);
   }
 
+  /**
+   * Runs from a timer: it must never throw (an uncaught error would take the daemon down). A node
+   * that is gone meanwhile (unlinked and closed: its row was deleted) is skipped, not resurrected.
+   */
   #persistPending(): void {
     this.#pendingTimer = undefined;
     const nodes = [...this.#pending];
     this.#pending.clear();
-    if (nodes.length) this.#t.persist(nodes);
+    for (const node of nodes) {
+      if (node.parent === 0 && node.openCount === 0) continue;
+      try {
+        this.#t.persist([node]);
+      } catch (err) {
+        this.#o.log?.('error', `cannot record a write to inode ${node.ino}: ${(err as Error).message}`);
+      }
+    }
   }
 
   async fsync(ctx: RequestContext, nodeid: number): Promise<void> {
@@ -491,7 +504,9 @@ export class WorkTreeFs implements FuseHandler {
   }
 
   #open(node: WNode, flags: number): OpenResult {
-    return { fh: this.#handle(node, flags), openFlags: FOPEN_KEEP_CACHE };
+    // A read-only handle has nothing to flush at close: FOPEN_NOFLUSH spares that round trip.
+    const noflush = (flags & O_ACCMODE) === 0 ? FOPEN_NOFLUSH : 0;
+    return { fh: this.#handle(node, flags), openFlags: FOPEN_KEEP_CACHE | noflush };
   }
 
   #handle(node: WNode, flags: number): number {
