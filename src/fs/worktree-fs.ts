@@ -12,11 +12,12 @@
 // open, because only the kernel changes a file's content (no writeback cache; every write and
 // truncate goes through it), so its page cache is valid across opens within a generation.
 //
-// Timeouts: entries and attributes may be cached CACHE_TTL seconds, like memfs (which the POSIX
-// table validates with the same value): every change to the view goes through this kernel
-// mount, which updates or invalidates its own caches for the nodes an operation touches. What
+// Timeouts: entries and attributes may be cached CACHE_TTL (a day): every change to the view goes
+// through this kernel mount, which updates or invalidates its own caches for the nodes an
+// operation touches (validated by the POSIX table and the seeded random-operation test). What
 // changes behind the kernel's back (a new base generation) is the daemon's to invalidate
-// precisely with the session's notify functions.
+// precisely with the session's notify functions. Long timeouts are what keep `git status` and
+// `grep -r` near native: with 1 s, each lstat after a second is a round trip.
 //
 // The synthesized `.git` file (GITFILE_INO) is read-only: writing, truncating, chmod, unlink and
 // rename of it fail with EPERM (it is not a file of the work tree, and root would pass EACCES).
@@ -43,7 +44,7 @@ import { getXattr, listXattrs, removeXattr, setXattr } from './worktree-xattr.js
 const closeAsync = promisify(close);
 
 /** Seconds the kernel may cache names and attributes of the merged view (see the file comment). */
-export const CACHE_TTL = 1;
+export const CACHE_TTL = 24 * 3600;
 /** How long a write's size/mtime may wait before its row is committed (see FileContent). */
 export const WRITE_PERSIST_DELAY_MS = 100;
 const NAME_MAX = 255;
