@@ -45,6 +45,7 @@ export class Daemon {
   #again = false;
   #watcher: FSWatcher | undefined;
   #kickTimer: NodeJS.Timeout | undefined;
+  #onUsr2: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(o: DaemonOptions) {
@@ -66,6 +67,9 @@ export class Daemon {
       if (file?.startsWith('registry.db')) this.#kick();
     });
     this.#watcher.on('error', () => {});
+    // Diagnostics: `kill -USR2 <daemon>` logs the FUSE requests each mount has served.
+    this.#onUsr2 = () => { for (const [name, m] of this.#repos) log('info', 'fuse requests', { repo: name, ...m.requestCounts() }); };
+    process.on('SIGUSR2', this.#onUsr2);
     this.#timers.push(setInterval(() => this.#publish(), PUBLISH_MS));
     log('info', 'daemon started', { repos: this.#repos.size, pid: process.pid });
   }
@@ -146,6 +150,7 @@ export class Daemon {
     return (this.#closing ??= (async () => {
       for (const t of this.#timers) clearInterval(t);
       clearTimeout(this.#kickTimer);
+      if (this.#onUsr2) process.off('SIGUSR2', this.#onUsr2);
       this.#watcher?.close();
       await Promise.all([...this.#repos.keys()].map((name) => this.#unmount(name)));
       // In-flight batches get a moment to land; shutdown never waits on a stuck remote.

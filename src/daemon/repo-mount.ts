@@ -87,6 +87,11 @@ export class RepoMount {
     log('info', 'mounted', { repo: c.name, mountpoint: this.mountpoint, commit: snapshot.commit, queued: items.length });
   }
 
+  /** FUSE requests served so far, by operation (diagnostics: daemon SIGUSR2). */
+  requestCounts(): Record<string, number> {
+    return Object.fromEntries(this.#mounted?.session.counts ?? []);
+  }
+
   stats(): RepoStats {
     const s: RepoStats = { totalBlobs: 0, totalBytes: 0, hydratedBlobs: 0, hydratedBytes: 0 };
     this.#unique ??= uniqueBlobs(this.#snapshot);

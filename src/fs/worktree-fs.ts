@@ -29,7 +29,7 @@ import { DirEntries } from '../fuse/samples/memfs-dir.js';
 import { stat, statfs } from 'node:fs/promises';
 import type { Oid } from '../model/ids.js';
 import {
-  DT_DIR, FOPEN_KEEP_CACHE, FOPEN_NOFLUSH, direntType, fail, type AttrResult, type CreateResult, type DirentList, type Entry, type FuseHandler,
+  DT_DIR, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FOPEN_NOFLUSH, direntType, fail, type AttrResult, type CreateResult, type DirentList, type Entry, type FuseHandler,
   type OpenResult, type RequestContext, type SetattrChanges, type StatfsResult,
 } from '../fuse/index.js';
 import type { OverlayKind, OverlayStore } from '../overlay/index.js';
@@ -385,7 +385,9 @@ export class WorkTreeFs implements FuseHandler {
   opendir(_ctx: RequestContext, nodeid: number): OpenResult {
     const node = this.#t.must(nodeid);
     if (node.kind !== 'dir') fail('ENOTDIR');
-    return { fh: this.#handle(node, 0) };
+    // The kernel may keep a listing across opens: every change to a directory goes through it,
+    // and it drops the cached listing when the directory's contents change.
+    return { fh: this.#handle(node, 0), openFlags: FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE };
   }
 
   readdir(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, list: DirentList): void {

@@ -37,11 +37,6 @@ export interface MountOptions {
   /** Kernel max_read mount option in bytes; default: unset (kernel uses max_pages). */
   maxRead?: number;
   readOnly?: boolean;
-  /**
-   * noatime: the kernel neither updates atime nor, more importantly, invalidates cached
-   * attributes on every read and readdir (which makes each later stat a round trip).
-   */
-  noatime?: boolean;
   /** For tests: the device node to open. Default /dev/fuse. */
   devicePath?: string;
 }
@@ -175,7 +170,6 @@ function mountOptionString(opts: MountOptions, fd: number): string {
   if (opts.allowOther) o.push('allow_other');
   if (opts.maxRead) o.push(`max_read=${opts.maxRead}`);
   if (opts.readOnly) o.push('ro');
-  if (opts.noatime) o.push('noatime');
   return o.join(',');
 }
 
