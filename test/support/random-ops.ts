@@ -8,18 +8,9 @@ import {
   chmod, lstat, mkdir, open, readdir, readFile, readlink, rename, rmdir, stat, symlink, truncate, unlink, utimes, type FileHandle,
 } from 'node:fs/promises';
 import { join } from 'node:path';
+import { prng as rng } from '../../src/util/prng.js';
 
-/** mulberry32: a small seeded generator (same seed → same sequence). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng as rng } from '../../src/util/prng.js';
 
 export const hash = (b: Buffer): string => createHash('sha256').update(b).digest('hex').slice(0, 16);
 

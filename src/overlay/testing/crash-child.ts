@@ -17,22 +17,12 @@ import { FAULT_POINTS, type FaultPoint, type OverlayStore } from '../overlay-sto
 import type { OverlayRow } from '../types.js';
 import { type ChildArgs, SYNCED_LOG, syncedLog } from './crash-protocol.js';
 import { fixtureAt, row } from './fixture.js';
+import { prng } from '../../util/prng.js';
 
 /** Base inodes the fake snapshot has (all below the fixture's FIRST_FREE_INO). */
 const BASE_INOS = Array.from({ length: 38 }, (_, i) => i + 3);
 const MAX_OPS = 80;
 
-/** mulberry32: small, seeded, good enough to pick operations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function die(reason: string): never {
   writeSync(1, `kill ${reason}\n`);
