@@ -4,7 +4,7 @@
 // with the connection aborted through fusectl when even that leaves it hanging.
 //
 // A mount left by a killed daemon answers ENOTCONN to everything ("stale"); we detect it from
-// /proc/self/mountinfo plus a stat with a deadline, and replace it before mounting again.
+// /proc/self/mountinfo plus a statfs with a deadline, and replace it before mounting again.
 
 import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
