@@ -9,14 +9,24 @@ import { validateName, validateSpec } from '../daemon/repo-spec.js';
 import { readRuntime } from '../daemon/runtime-state.js';
 import { mountpointFor } from '../daemon/repo-mount.js';
 import { runGit } from '../gitstore/git-run.js';
-import { openDb } from '../registry/db.js';
+import { openDb, type Db } from '../registry/db.js';
 import { deleteRepo, getRepo, listRepos, type RepoConfig } from '../registry/repos.js';
 import { loadSnapshot } from '../registry/snapshot-store.js';
-import { stateRoot } from '../registry/state-root.js';
+import { stateRoot, type StateRoot } from '../registry/state-root.js';
 import { parse } from './args.js';
 import { join } from 'node:path';
 
 const out = (s: string) => process.stdout.write(s + '\n');
+
+/** Opens the registry for one command and closes it whatever happens. */
+async function withRegistry<T>(root: StateRoot, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = openDb(root.db);
+  try {
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}
 
 export async function addRepoCommand(args: string[]): Promise<number> {
   const f = parse('add-repo', args, {
@@ -25,44 +35,35 @@ export async function addRepoCommand(args: string[]): Promise<number> {
   });
   const spec = validateSpec({ ...f, mountRoot: f['mount-root'] !== undefined ? resolve(f['mount-root']) : undefined });
   const root = stateRoot();
-  const db = openDb(root.db);
-  try {
+  return withRegistry(root, async (db) => {
     const r = await addRepo(root, db, spec);
     out(`added ${spec.name}`);
     if (!r.sizesKnown) process.stderr.write(`artifact-fs: note: the remote does not serve object-info; file sizes are learned on first stat\n`);
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 export async function listReposCommand(args: string[]): Promise<number> {
   parse('list-repos', args, {});
   const root = stateRoot();
   if (!existsSync(root.db)) return 0;
-  const db = openDb(root.db);
-  try {
+  return withRegistry(root, async (db) => {
     for (const c of listRepos(db)) out([c.name, c.branch ?? c.ref ?? '', mountpointFor(c, undefined, root), c.remote].join('\t'));
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 export async function removeRepoCommand(args: string[]): Promise<number> {
   const f = parse('remove-repo', args, { name: { type: 'string' }, purge: { type: 'boolean' } });
   const name = validateName(f.name);
   const root = stateRoot();
-  const db = openDb(root.db);
-  try {
+  return withRegistry(root, async (db) => {
     if (!getRepo(db, name)) throw new Error(`no repo named '${name}'`);
     deleteRepo(db, name);
     if (f.purge) await rm(root.repoDir(name), { recursive: true, force: true });
     out(`removed ${name}${f.purge ? ' (purged)' : ''}`);
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 async function aheadBehind(c: RepoConfig): Promise<{ ahead: number; behind: number }> {
@@ -80,36 +81,24 @@ export async function statusCommand(args: string[]): Promise<number> {
   const f = parse('status', args, { name: { type: 'string' }, json: { type: 'boolean' } });
   const name = validateName(f.name);
   const root = stateRoot();
-  const db = openDb(root.db);
-  try {
+  return withRegistry(root, async (db) => {
     const c = getRepo(db, name);
     if (!c) throw new Error(`no repo named '${name}'`);
     const snap = loadSnapshot(db, name, c.generation);
     const live = readRuntime(db, name);
     const { ahead, behind } = await aheadBehind(c);
     const overlayDirty = db.prepare('SELECT 1 FROM overlay_nodes WHERE repo = ? LIMIT 1').get(name) !== undefined;
-    let totalBlobs = 0, totalBytes = 0, hydratedBlobs = 0, hydratedBytes = 0;
-    const seen = new Set<string>();
-    for (const { node } of snap?.blobs() ?? []) {
-      if (seen.has(node.oid)) continue;
-      seen.add(node.oid);
-      totalBlobs++;
-      totalBytes += Math.max(0, node.size);
-      if (!live && existsSync(join(root.cacheDir, 'blobs', node.oid.slice(0, 2), node.oid))) {
-        hydratedBlobs++;
-        hydratedBytes += Math.max(0, node.size);
-      }
-    }
+    // Without a live daemon, hydration is what the shared cache holds.
+    const t = snap?.blobTotals((oid) => !live && existsSync(join(root.cacheDir, 'blobs', oid.slice(0, 2), oid)))
+      ?? { totalBlobs: 0, totalBytes: 0, hydratedBlobs: 0, hydratedBytes: 0 };
     const fields: Array<[string, string | number | boolean]> = [
       ['repo', name], ['state', live ? 'mounted' : 'unmounted'], ['head', snap?.commit ?? ''], ['ref', c.branch ?? c.ref ?? ''],
       ['ahead', ahead], ['behind', behind], ['diverged', ahead > 0 && behind > 0], ['last_fetch', c.createdAt], ['result', 'ok'],
-      ['prepare_error', ''], ['hydrated_blobs', live?.hydratedBlobs ?? hydratedBlobs], ['hydrated_bytes', live?.hydratedBytes ?? hydratedBytes],
-      ['overlay_dirty', overlayDirty], ['total_blobs', totalBlobs], ['total_bytes', totalBytes], ['queued', live?.queued ?? 0],
+      ['prepare_error', ''], ['hydrated_blobs', live?.hydratedBlobs ?? t.hydratedBlobs], ['hydrated_bytes', live?.hydratedBytes ?? t.hydratedBytes],
+      ['overlay_dirty', overlayDirty], ['total_blobs', t.totalBlobs], ['total_bytes', t.totalBytes], ['queued', live?.queued ?? 0],
       ['mountpoint', live?.mountpoint ?? mountpointFor(c, undefined, root)],
     ];
     out(f.json ? JSON.stringify(Object.fromEntries(fields)) : fields.map(([k, v]) => `${k}=${v}`).join(' '));
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }

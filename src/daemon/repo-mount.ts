@@ -15,7 +15,7 @@ import type { Db } from '../registry/db.js';
 import type { RepoConfig } from '../registry/repos.js';
 import { loadSnapshot, recordSize } from '../registry/snapshot-store.js';
 import type { StateRoot } from '../registry/state-root.js';
-import type { SnapNode, Snapshot } from '../snapshot/snapshot.js';
+import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Log } from '../util/log.js';
 import { loadRemoteAccess } from './remote-access.js';
 
@@ -34,8 +34,6 @@ export class RepoMount {
   #fetcher: GitBlobFetcher | undefined;
   #snapshot: Snapshot | undefined;
   #closing: Promise<void> | undefined;
-  /** One node per distinct blob of the snapshot (computed once, for stats). */
-  #unique: SnapNode[] | undefined;
 
   constructor(
     readonly config: RepoConfig,
@@ -93,17 +91,7 @@ export class RepoMount {
   }
 
   stats(): RepoStats {
-    const s: RepoStats = { totalBlobs: 0, totalBytes: 0, hydratedBlobs: 0, hydratedBytes: 0 };
-    this.#unique ??= uniqueBlobs(this.#snapshot);
-    for (const node of this.#unique) {
-      s.totalBlobs++;
-      s.totalBytes += Math.max(0, node.size);
-      if (this.deps.cache.isKnown(node.oid)) {
-        s.hydratedBlobs++;
-        s.hydratedBytes += Math.max(0, node.size);
-      }
-    }
-    return s;
+    return this.#snapshot?.blobTotals((oid) => this.deps.cache.isKnown(oid)) ?? { totalBlobs: 0, totalBytes: 0, hydratedBlobs: 0, hydratedBytes: 0 };
   }
 
   /** Unmounts and releases everything. Idempotent. */
@@ -120,12 +108,6 @@ export class RepoMount {
       }
     })());
   }
-}
-
-function uniqueBlobs(snapshot: Snapshot | undefined): SnapNode[] {
-  const byOid = new Map<string, SnapNode>();
-  for (const { node } of snapshot?.blobs() ?? []) if (!byOid.has(node.oid)) byOid.set(node.oid, node);
-  return [...byOid.values()];
 }
 
 export function mountpointFor(c: RepoConfig, daemonMountRoot: string | undefined, root: StateRoot): string {

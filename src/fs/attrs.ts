@@ -14,13 +14,6 @@ export interface AttrContext {
   time: number;
 }
 
-/** Directory nlink: 2 + subdirectories (find(1) relies on it to skip leaf directories). */
-function dirLinks(n: SnapNode): number {
-  let subdirs = 0;
-  for (const c of n.children ?? []) if (c.kind === 'dir' || c.kind === 'gitlink') subdirs++;
-  return 2 + subdirs;
-}
-
 /** Mode with type bits: files keep git's 0644/0755, symlinks 0777, trees and gitlinks 0755 dirs. */
 export function modeOf(n: SnapNode): number {
   switch (n.kind) {
@@ -28,14 +21,6 @@ export function modeOf(n: SnapNode): number {
     case 'symlink': return S_IFLNK | 0o777;
     default: return S_IFDIR | 0o755;
   }
-}
-
-export function nodeAttr(n: SnapNode, c: AttrContext): Attr {
-  const dir = n.kind === 'dir' || n.kind === 'gitlink';
-  return {
-    ino: n.ino, size: dir ? 4096 : Math.max(0, n.size), mode: modeOf(n), nlink: dir ? dirLinks(n) : 1,
-    uid: c.uid, gid: c.gid, atimeSec: c.time, atimeNsec: 0, mtimeSec: c.time, mtimeNsec: 0, ctimeSec: c.time, ctimeNsec: 0,
-  };
 }
 
 export function gitfileAttr(size: number, c: AttrContext): Attr {

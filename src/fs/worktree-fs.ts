@@ -25,7 +25,7 @@
 
 import { close, constants as fsc } from 'node:fs';
 import { promisify } from 'node:util';
-import { DirEntries } from '../fuse/samples/memfs-dir.js';
+import { DirEntries } from '../util/dir-entries.js';
 import { stat, statfs } from 'node:fs/promises';
 import type { Oid } from '../model/ids.js';
 import {

@@ -13,7 +13,7 @@
 // INVARIANT: a materialised dir's `entries` holds exactly its live names; `subdirs` counts the
 // directory entries among them (nlink = 2 + subdirs while linked).
 
-import { DirEntries } from '../fuse/samples/memfs-dir.js';
+import { DirEntries } from '../util/dir-entries.js';
 import { fail, type Attr } from '../fuse/index.js';
 import type { OverlayContent, OverlayKind, OverlayRow, OverlayStore } from '../overlay/index.js';
 import { GITFILE_INO, ROOT_INO, type SnapNode, type Snapshot } from '../snapshot/snapshot.js';

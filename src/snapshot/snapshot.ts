@@ -57,6 +57,8 @@ export interface BuildInput {
 
 export class Snapshot {
   readonly #byIno = new Map<number, SnapNode>();
+  /** One node per distinct blob, computed on first use (blobTotals). */
+  #unique: SnapNode[] | undefined;
   readonly root: SnapNode;
   constructor(readonly commit: Oid, readonly commitTime: number, root: SnapNode) {
     this.root = root;
@@ -101,22 +103,6 @@ export class Snapshot {
     return max;
   }
 
-  /** Binary search in a directory's sorted children. */
-  child(dir: SnapNode, name: string): SnapNode | undefined {
-    const kids = dir.children;
-    if (!kids) return undefined;
-    let lo = 0;
-    let hi = kids.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const c = compareNames(kids[mid]!.name, name);
-      if (c === 0) return kids[mid];
-      if (c < 0) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return undefined;
-  }
-
   /** Every node with a blob (files and symlinks), with its path. */
   *blobs(): Generator<{ path: string; node: SnapNode }> {
     const stack: Array<[string, SnapNode]> = [['', this.root]];
@@ -128,6 +114,29 @@ export class Snapshot {
         else if (n.kind === 'file' || n.kind === 'symlink') yield { path, node: n };
       }
     }
+  }
+
+  /**
+   * Blob count and bytes of the distinct blobs (unknown sizes count 0), and of those `isCached`
+   * accepts: the totals `status` reports.
+   */
+  blobTotals(isCached: (oid: Oid) => boolean): { totalBlobs: number; totalBytes: number; hydratedBlobs: number; hydratedBytes: number } {
+    this.#unique ??= (() => {
+      const byOid = new Map<string, SnapNode>();
+      for (const { node } of this.blobs()) if (!byOid.has(node.oid)) byOid.set(node.oid, node);
+      return [...byOid.values()];
+    })();
+    const t = { totalBlobs: 0, totalBytes: 0, hydratedBlobs: 0, hydratedBytes: 0 };
+    for (const n of this.#unique) {
+      const bytes = Math.max(0, n.size);
+      t.totalBlobs++;
+      t.totalBytes += bytes;
+      if (isCached(n.oid)) {
+        t.hydratedBlobs++;
+        t.hydratedBytes += bytes;
+      }
+    }
+    return t;
   }
 
   checkInvariants(): void {

@@ -6,7 +6,7 @@ import { FUSE_ROOT_ID } from '../abi.js';
 import { fail } from '../errno.js';
 import type { Attr } from '../types.js';
 import { FileData, PAGE_SIZE, SpaceBudget, invariant } from './memfs-data.js';
-import { DirEntries } from './memfs-dir.js';
+import { DirEntries } from '../../util/dir-entries.js';
 
 export const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK } = fsc;
 export const S_ISUID = 0o4000;

@@ -4,7 +4,7 @@
 // tmpfs's sizes and st_blocks, link counts, timestamps and readdir contents.
 //
 // The parts: memfs-inode.ts (inode table, lookup counts, when an inode is freed, attributes),
-// memfs-data.ts (file contents), memfs-dir.ts (entries, readdir cookies), memfs-rename.ts,
+// memfs-data.ts (file contents), util/dir-entries.ts (entries, readdir cookies), memfs-rename.ts,
 // memfs-xattr.ts. Permissions are not checked here: a FUSE filesystem leaves that to the kernel
 // (default_permissions).
 //
@@ -16,7 +16,7 @@ import { fail } from '../errno.js';
 import type { AttrResult, CreateResult, FuseHandler, RequestContext, SetattrChanges } from '../handler.js';
 import { DT_DIR, direntType, type DirentList, type Entry, type OpenResult, type StatfsResult } from '../types.js';
 import { PAGE_SIZE } from './memfs-data.js';
-import { DOT_COOKIE, DOTDOT_COOKIE } from './memfs-dir.js';
+import { DOT_COOKIE, DOTDOT_COOKIE } from '../../util/dir-entries.js';
 import {
   attrOf, InodeTable, now, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
   S_ISGID, S_ISUID, S_IXGRP, touchAtime,
@@ -272,7 +272,7 @@ export class MemFs implements FuseHandler {
     return this.#open(this.#dir(nodeid), true);
   }
 
-  /** Entries after cookie `offset`, each with `off` = its own cookie (see memfs-dir.ts). */
+  /** Entries after cookie `offset`, each with `off` = its own cookie (see util/dir-entries.ts). */
   readdir(_ctx: RequestContext, nodeid: number, _fh: number, offset: number, list: DirentList): void {
     const dir = this.#dir(nodeid);
     // iterate_dir(): reading a removed directory fails with ENOENT (glibc reports end of stream).

@@ -1,4 +1,5 @@
-// Directory entries for memfs, with readdir cookies that stay valid while the directory changes.
+// Directory entries with readdir cookies that stay valid while the directory changes (memfs and
+// the repository filesystem both list directories through this).
 //
 // The kernel resumes a listing by passing back the `off` of the last entry it consumed: after
 // entries were added or removed meanwhile, and sometimes from an older offset than the last one
@@ -12,7 +13,9 @@
 // grow), so resuming is a binary search, not a scan. Removal leaves a tombstone that is skipped,
 // and the array is compacted once tombstones make up half of it: amortised O(1) per removal.
 
-import { invariant } from './memfs-data.js';
+function invariant(message: string): never {
+  throw new Error(`directory entries invariant violated: ${message}`);
+}
 
 export const DOT_COOKIE = 1;
 export const DOTDOT_COOKIE = 2;
