@@ -86,16 +86,18 @@ const MIGRATIONS: readonly string[] = [
 export function openDb(path: string): Db {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new Database(path);
+  db.pragma('busy_timeout = 5000'); // first: switching to WAL may have to wait for another opener
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  const version = db.pragma('user_version', { simple: true }) as number;
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
+  // The daemon and a CLI command may open a new registry at the same moment: migrations run in an
+  // IMMEDIATE transaction (one writer at a time) that reads the version inside it.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+    }
+  }).immediate();
   return db;
 }
