@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { blobLessClone, headCommit } from '../gitstore/clone.js';
+import { setUpFsmonitor } from '../gitstore/fsmonitor-setup.js';
 import { runGit } from '../gitstore/git-run.js';
 import { createGitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
 import { writeIndex } from '../gitstore/index-writer.js';
@@ -116,6 +117,8 @@ export async function addRepo(root: StateRoot, db: Db, spec: AddRepoSpec): Promi
       await rm(dest, { recursive: true, force: true }); // an orphan left by a crash before registration
       await rename(tmp, dest);
       try {
+        // The fsmonitor hook names absolute paths, so it is set up where the repo now lives.
+        await setUpFsmonitor(root.gitDir(spec.name), { hook: root.fsmonitorHook(spec.name), journal: root.fsmonitorJournal(spec.name) });
         register(db, root, spec, access, hasCredentials, p);
       } catch (err) {
         await rm(dest, { recursive: true, force: true });

@@ -7,6 +7,8 @@ import { mountFilesystem, type MountedFilesystem } from '../fuse/index.js';
 import type { BlobProvider } from '../fs/blob-provider.js';
 import { WorkTreeFs } from '../fs/worktree-fs.js';
 import { OverlayStore } from '../overlay/index.js';
+import { FsmonitorJournal } from '../gitstore/fsmonitor-journal.js';
+import { setUpFsmonitor } from '../gitstore/fsmonitor-setup.js';
 import { createGitBlobFetcher, type GitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
 import type { BlobCache } from '../hydrator/blob-cache.js';
 import type { Hydrator, HydrationSource } from '../hydrator/hydrator.js';
@@ -33,6 +35,7 @@ export class RepoMount {
   #source: HydrationSource | undefined;
   #fetcher: GitBlobFetcher | undefined;
   #snapshot: Snapshot | undefined;
+  #journal: FsmonitorJournal | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -61,9 +64,17 @@ export class RepoMount {
     };
     // Writes land in the overlay: per-inode rows in the registry database plus backing files.
     this.#store = await OverlayStore.open({ db, repo: c.name, dir: join(root.repoDir(c.name), 'overlay'), firstFreeIno: snapshot.maxIno + 1 });
+    // git status in the mount asks the fsmonitor hook what changed; the hook reads this boot's
+    // journal (gitstore/fsmonitor-journal.ts). Both are in place before the mount is visible;
+    // the config is re-asserted here for repos registered before add-repo wrote it.
+    const fsm = { hook: root.fsmonitorHook(c.name), journal: root.fsmonitorJournal(c.name) };
+    await setUpFsmonitor(c.gitDir, fsm);
+    const journal = FsmonitorJournal.open(fsm.journal, { log: (level, message) => log(level, message, { repo: c.name }) });
+    this.#journal = journal;
     this.#fs = new WorkTreeFs({
       snapshot, store: this.#store, gitDir: c.gitDir, blobs, statfsPath: root.dir,
       onSizeLearned: (ino, size) => recordSize(db, c.name, c.generation, ino, size),
+      onChange: (paths) => journal.record(paths),
       log: (level, message) => log(level, message, { repo: c.name }),
     });
     await mkdir(this.mountpoint, { recursive: true });
@@ -100,6 +111,7 @@ export class RepoMount {
       try {
         await this.#mounted?.close();
       } finally {
+        this.#journal?.close();
         await this.#source?.close();
         await this.#fs?.closeAll();
         await this.#store?.close();

@@ -36,6 +36,7 @@ import type { OverlayKind, OverlayStore } from '../overlay/index.js';
 import { GITFILE_INO, ROOT_INO, type Snapshot } from '../snapshot/snapshot.js';
 import { gitfileAttr, type AttrContext } from './attrs.js';
 import type { BlobProvider } from './blob-provider.js';
+import { ChangeReporter } from './worktree-changes.js';
 import { FileContent } from './worktree-content.js';
 import { NodeTable, nowNs, S_IFMT, touchAtime, type WNode } from './worktree-nodes.js';
 import { renameEntry } from './worktree-rename.js';
@@ -71,6 +72,13 @@ export interface WorkTreeFsOptions {
   log?(level: 'error' | 'warn', message: string): void;
   /** A base file's size was unknown (no object-info) and was learned by hydrating it. */
   onSizeLearned?(ino: number, size: number): void;
+  /**
+   * Work-tree paths a mutation changed (relative, directories ending in '/'), called before the
+   * operation replies: create, mknod, mkdir, symlink, unlink, rmdir, rename (both names), write,
+   * setattr, open with O_TRUNC. The daemon journals them for git's fsmonitor hook. Called on
+   * every write: must be cheap and must not throw.
+   */
+  onChange?(paths: readonly string[]): void;
 }
 
 interface Handle { ino: number; flags: number }
@@ -78,6 +86,7 @@ interface Handle { ino: number; flags: number }
 export class WorkTreeFs implements FuseHandler {
   readonly #t: NodeTable;
   readonly #c: FileContent;
+  readonly #changes: ChangeReporter;
   readonly #o: WorkTreeFsOptions;
   readonly #gitfile: Buffer;
   readonly #ac: AttrContext;
@@ -94,6 +103,7 @@ export class WorkTreeFs implements FuseHandler {
     const gid = o.gid ?? process.getgid?.() ?? 0;
     this.#t = new NodeTable({ snapshot: o.snapshot, store: o.store, uid, gid });
     this.#c = new FileContent({ store: o.store, blobs: o.blobs, persist: (n) => this.#t.persist([n]), persistSoon: (n) => this.#persistSoon(n) });
+    this.#changes = new ChangeReporter(this.#t, o.onChange);
     this.#gitfile = Buffer.from(`gitdir: ${o.gitDir}\n`);
     this.#ac = { uid, gid, time: o.snapshot.commitTime };
     this.#t.root();
@@ -215,7 +225,9 @@ export class WorkTreeFs implements FuseHandler {
   rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): void {
     const oldDir = this.#dirForLookup(parent, name);
     const newDir = this.#dirForLookup(newParent, newName);
+    const kinds = this.#changes.enabled ? { src: this.#changes.isDir(oldDir, name) ?? false, dst: this.#changes.isDir(newDir, newName) } : undefined;
     const gone = renameEntry(this.#t, { oldDir, name, newDir, newName, flags });
+    if (kinds) this.#changes.renamed(oldDir, name, newDir, newName, kinds);
     if (gone) this.#t.maybeEvict(gone);
   }
 
@@ -246,6 +258,7 @@ export class WorkTreeFs implements FuseHandler {
     if (ch.mtime !== undefined) node.mtimeNs = ch.mtime === 'now' ? t : toNs(ch.mtime);
     node.ctimeNs = ch.ctime !== undefined ? toNs(ch.ctime) : t;
     this.#t.persist([node]);
+    this.#changes.node(node);
     return { attr: this.#t.attr(node), attrTimeout: CACHE_TTL };
   }
 
@@ -310,6 +323,7 @@ export class WorkTreeFs implements FuseHandler {
       await this.#c.truncate(node, 0, ctx.signal);
       node.mtimeNs = node.ctimeNs = nowNs();
       this.#t.persist([node]);
+      this.#changes.node(node);
     }
     return this.#open(node, flags);
   }
@@ -326,6 +340,7 @@ export class WorkTreeFs implements FuseHandler {
     if (nodeid === GITFILE_INO) fail('EPERM');
     const node = this.#file(nodeid);
     if (data.length === 0) return 0;
+    this.#changes.node(node);
     return this.#c.write(node, offset, data, ctx.signal);
   }
 
@@ -477,6 +492,7 @@ export class WorkTreeFs implements FuseHandler {
       if (node.kind === 'dir') dir.subdirs--;
       throw err;
     }
+    this.#changes.name(dir, node.name, node.kind === 'dir');
   }
 
   #removeName(dir: WNode, name: string, node: WNode): void {
@@ -497,6 +513,7 @@ export class WorkTreeFs implements FuseHandler {
       if (node.kind === 'dir') dir.subdirs++;
       throw err;
     }
+    this.#changes.name(dir, name, node.kind === 'dir');
     this.#t.maybeEvict(node);
   }
 

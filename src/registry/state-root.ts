@@ -12,6 +12,9 @@ export interface StateRoot {
   repoDir(name: string): string;
   gitDir(name: string): string;
   credentialsFile(name: string): string;
+  /** The fsmonitor hook git runs and the change journal it reads (gitstore/fsmonitor-journal.ts). */
+  fsmonitorHook(name: string): string;
+  fsmonitorJournal(name: string): string;
   /** Shared content-addressed blob cache. */
   readonly cacheDir: string;
   /** Scratch space (git object views); emptied when the daemon starts. */
@@ -28,6 +31,8 @@ export function stateRoot(dir = process.env.ARTIFACT_FS_ROOT || DEFAULT_STATE_RO
     repoDir: (name) => join(d, 'repos', name),
     gitDir: (name) => join(d, 'repos', name, 'work', '.git'),
     credentialsFile: (name) => join(d, 'repos', name, 'credentials.json'),
+    fsmonitorHook: (name) => join(d, 'repos', name, 'fsmonitor', 'hook'),
+    fsmonitorJournal: (name) => join(d, 'repos', name, 'fsmonitor', 'journal'),
     cacheDir: join(d, 'cache'),
     scratchDir: join(d, 'tmp'),
     defaultMountRoot: join(d, 'mnt'),
