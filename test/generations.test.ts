@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmod, lstat, readdir, readFile, readlink, rename, rm, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afs, startDaemon } from './support/cli.js';
 import { defer, fuseTest, tempDir } from './support/fuse-env.js';
@@ -182,4 +182,48 @@ test('reset --soft moves HEAD only: the view stays, the overlay holds the differ
   await restart();
   assertSameView(await view(root), committed, 'after a restart');
   assert.equal(await git('status', '--porcelain'), 'M  src/m4/f4.ts\nD  src/m5/f5.ts\n');
+});
+
+test('uncommitted changes of every kind survive a commit of something else, byte for byte', fuseTest, async (t) => {
+  const { root, git, switched, restart, status } = await setup(t);
+  // Uncommitted: a deleted file, a moved directory, a file replaced by a directory, a directory
+  // replaced by a file, a chmod, a new symlink, an untracked file, an edit kept open for writing,
+  // and a file unlinked while open.
+  await rm(join(root, 'src/m6/f6.ts'));
+  await rename(join(root, 'src/m7'), join(root, 'src/m7-moved'));
+  await rm(join(root, 'src/m8/f8.ts'));
+  await mkdir(join(root, 'src/m8/f8.ts'));
+  await writeFile(join(root, 'src/m8/f8.ts/inner'), 'inner\n');
+  await rm(join(root, 'src/m9'), { recursive: true });
+  await writeFile(join(root, 'src/m9'), 'now a file\n');
+  await chmod(join(root, 'README.md'), 0o600);
+  await symlink('src', join(root, 'src-link'));
+  await writeFile(join(root, 'untracked.txt'), 'u\n');
+  const open = await (await import('node:fs/promises')).open(join(root, 'src/m10/f10.ts'), 'r+');
+  defer(t, () => open.close().catch(() => {}));
+  await open.write(Buffer.from('OPEN'), 0, 4, 0);
+  const doomed = await (await import('node:fs/promises')).open(join(root, 'src/m11/f11.ts'), 'r');
+  defer(t, () => doomed.close().catch(() => {}));
+  await rm(join(root, 'src/m11/f11.ts'));
+  // Committed: one unrelated edit.
+  await writeFile(join(root, 'src/m12/f12.ts'), 'committed\n');
+  await git('add', 'src/m12/f12.ts');
+  const porcelainBefore = await git('status', '--porcelain', '--untracked-files=all');
+  await git('commit', '-q', '-m', 'one file');
+  const before = await view(root);
+  await switched();
+  assertSameView(await view(root), before, 'after the switch');
+  const expected = porcelainBefore.split('\n').filter((l) => l && !l.endsWith('src/m12/f12.ts')).join('\n') + '\n';
+  assert.equal(await git('status', '--porcelain', '--untracked-files=all'), expected);
+  // The handles still work after the switch.
+  await open.write(Buffer.from('!'), 0, 1, 4);
+  assert.equal((await readFile(join(root, 'src/m10/f10.ts'), 'utf8')).slice(0, 5), 'OPEN!');
+  assert.equal((await doomed.read(Buffer.alloc(6), 0, 6, 0)).bytesRead, 6);
+  await open.close();
+  await doomed.close();
+  const settled = await view(root);
+  await restart();
+  assertSameView(await view(root), settled, 'after a restart');
+  assert.equal(await git('status', '--porcelain', '--untracked-files=all'), expected);
+  assert.equal((await status()).overlay_dirty, true);
 });
