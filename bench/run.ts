@@ -2,7 +2,7 @@
 // alternative in one run and printed as ratios. Needs root and /dev/fuse. Not part of npm test.
 //
 //   npm run bench                 FUSE rows + read path on a workers-sdk-shaped repo
-//   npm run bench -- --only fuse  one group (fuse | write | repo)
+//   npm run bench -- --only fuse  one group (fuse | write | repo | git)
 //   npm run bench -- --large      also the 20k-file repo with 3 x 50 MB binaries
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fuseUnavailableReason } from '../test/support/fuse-env.js';
 import { fuseRows } from './fuse-bench.js';
+import { gitRows } from './git-bench.js';
 import { repoRows } from './repo-bench.js';
 import { writeRows } from './write-bench.js';
 import { printRows, type Row } from './report.js';
@@ -36,6 +37,14 @@ async function main(): Promise<void> {
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    }
+  }
+  if (!values.only || values.only === 'git') {
+    const dir = await mkdtemp(join(tmpdir(), 'afs-bench-git-'));
+    try {
+      rows.push(...(await gitRows(dir)));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
   printRows(rows);

@@ -88,7 +88,7 @@ export class Daemon {
       const wanted = new Map(listRepos(this.#db!).map((c) => [c.name, c]));
       let changed = false;
       for (const [name, m] of this.#repos) {
-        if (wanted.get(name)?.generation !== m.config.generation) {
+        if (wanted.get(name)?.generation !== m.generation) {
           await this.#unmount(name);
           changed = true;
         }

@@ -15,7 +15,10 @@ import type { Hydrator, HydrationSource } from '../hydrator/hydrator.js';
 import type { Oid } from '../model/ids.js';
 import type { Db } from '../registry/db.js';
 import type { RepoConfig } from '../registry/repos.js';
-import { loadSnapshot, recordSize } from '../registry/snapshot-store.js';
+import { loadSnapshot, recordSize, saveGeneration } from '../registry/snapshot-store.js';
+import { diffTrees } from '../gitstore/diff-tree.js';
+import { TargetTree } from '../snapshot/target-tree.js';
+import { HeadWatcher } from './head-watcher.js';
 import type { StateRoot } from '../registry/state-root.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Log } from '../util/log.js';
@@ -36,15 +39,21 @@ export class RepoMount {
   #fetcher: GitBlobFetcher | undefined;
   #snapshot: Snapshot | undefined;
   #journal: FsmonitorJournal | undefined;
+  #generation: number;
+  #heads: HeadWatcher | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(
     readonly config: RepoConfig,
     readonly mountpoint: string,
     private readonly deps: { root: StateRoot; db: Db; hydrator: Hydrator; cache: BlobCache; log: Log; background: boolean },
-  ) {}
+  ) {
+    this.#generation = config.generation;
+  }
 
   get snapshot(): Snapshot | undefined { return this.#snapshot; }
+  /** The generation mounted now (it moves on when HEAD moves; the registry follows). */
+  get generation(): number { return this.#generation; }
   get closed(): Promise<void> | undefined { return this.#mounted?.closed; }
 
   async start(): Promise<void> {
@@ -61,6 +70,7 @@ export class RepoMount {
       ensure: (oid, size, signal) => hydrator.ensure(source, oid, size, signal),
       cachedPath: (oid) => (cache.isKnown(oid) ? cache.pathOf(oid) : undefined),
       nudge: (oids) => hydrator.nudge(source, oids),
+      adopt: (oid, size, from) => cache.adoptSync(oid, size, from),
     };
     // Writes land in the overlay: per-inode rows in the registry database plus backing files.
     this.#store = await OverlayStore.open({ db, repo: c.name, dir: join(root.repoDir(c.name), 'overlay'), firstFreeIno: snapshot.maxIno + 1 });
@@ -73,7 +83,7 @@ export class RepoMount {
     this.#journal = journal;
     this.#fs = new WorkTreeFs({
       snapshot, store: this.#store, gitDir: c.gitDir, blobs, statfsPath: root.dir,
-      onSizeLearned: (ino, size) => recordSize(db, c.name, c.generation, ino, size),
+      onSizeLearned: (ino, size) => recordSize(db, c.name, this.#generation, ino, size),
       onChange: (paths) => journal.record(paths),
       log: (level, message) => log(level, message, { repo: c.name }),
     });
@@ -94,6 +104,39 @@ export class RepoMount {
       }, () => {});
     }
     log('info', 'mounted', { repo: c.name, mountpoint: this.mountpoint, commit: snapshot.commit, queued: items.length });
+    this.#heads = new HeadWatcher({
+      gitDir: c.gitDir, current: () => this.#snapshot!.commit, apply: (commit) => this.#switchTo(commit),
+      log: (level, message, fields) => log(level, message, { repo: c.name, ...fields }),
+    });
+    this.#heads.start();
+  }
+
+  /** Resolves once the base follows HEAD (tests). */
+  settled(): Promise<void> {
+    return this.#heads?.settled() ?? Promise.resolve();
+  }
+
+  /**
+   * HEAD moved: the next generation from a tree diff, with the overlay re-based onto it
+   * (WorkTreeFs.rebase; nothing visible changes) and persisted with it in one transaction.
+   */
+  async #switchTo(commit: Oid): Promise<void> {
+    const { db, cache, log } = this.deps;
+    const from = this.#snapshot!;
+    const t0 = performance.now();
+    const changes = await diffTrees(this.config.gitDir, from.commit, commit);
+    if (this.#closing) return;
+    const generation = this.#generation + 1;
+    const r = await this.#fs!.rebase(new TargetTree(from, changes), commit, {
+      persist: (s) => saveGeneration(db, this.config.name, generation, s),
+      sizeOf: (oid) => cache.sizeOf(oid) ?? -1,
+    });
+    this.#generation = generation;
+    this.#snapshot = r.snapshot;
+    log('info', 'generation switched', {
+      repo: this.config.name, commit, generation, changes: changes.length, rowsWritten: r.puts, rowsDeleted: r.deletes,
+      adopted: r.adopted, overlayRows: r.rows, ms: Math.round(performance.now() - t0),
+    });
   }
 
   /** FUSE requests served so far, by operation (diagnostics: daemon SIGUSR2). */
@@ -109,6 +152,7 @@ export class RepoMount {
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
       try {
+        await this.#heads?.close();
         await this.#mounted?.close();
       } finally {
         this.#journal?.close();

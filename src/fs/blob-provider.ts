@@ -9,4 +9,9 @@ export interface BlobProvider {
   cachedPath(oid: Oid): string | undefined;
   /** Blobs likely to be read soon (their directory was listed). */
   nudge(oids: Oid[]): void;
+  /**
+   * Content verified as `oid` that became base in a generation switch (BlobCache.adoptSync):
+   * synchronous, and the file is never written again.
+   */
+  adopt(oid: Oid, size: number, source: { file: string } | { data: Buffer }): void;
 }

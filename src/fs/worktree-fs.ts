@@ -40,6 +40,9 @@ import { ChangeReporter } from './worktree-changes.js';
 import { FileContent } from './worktree-content.js';
 import { NodeTable, nowNs, S_IFMT, touchAtime, type WNode } from './worktree-nodes.js';
 import { renameEntry } from './worktree-rename.js';
+import { planRebase, upperCandidates, type UpperHash } from './rebase-plan.js';
+import { hashBlobFile } from '../hydrator/blob-hash.js';
+import type { TargetTree } from '../snapshot/target-tree.js';
 import { getXattr, listXattrs, removeXattr, setXattr } from './worktree-xattr.js';
 
 const closeAsync = promisify(close);
@@ -83,6 +86,23 @@ export interface WorkTreeFsOptions {
 
 interface Handle { ino: number; flags: number }
 
+export interface RebaseOptions {
+  /** Writes the new snapshot (runs inside the overlay transaction that commits the new rows). */
+  persist(snapshot: Snapshot): void;
+  /** A blob's size when known, else -1. */
+  sizeOf(oid: Oid): number;
+  signal?: AbortSignal;
+}
+
+export interface RebaseResult {
+  snapshot: Snapshot;
+  /** Rows written, rows deleted, contents handed to the blob cache, rows left. */
+  puts: number;
+  deletes: number;
+  adopted: number;
+  rows: number;
+}
+
 export class WorkTreeFs implements FuseHandler {
   readonly #t: NodeTable;
   readonly #c: FileContent;
@@ -96,6 +116,8 @@ export class WorkTreeFs implements FuseHandler {
   /** Nodes whose size/mtime changed by writes and are not committed yet. */
   readonly #pending = new Set<WNode>();
   #pendingTimer: NodeJS.Timeout | undefined;
+  /** Blob ids of backing files hashed by rebase(), valid while size and mtime are unchanged. */
+  readonly #hashes = new Map<string, UpperHash>();
 
   constructor(o: WorkTreeFsOptions) {
     this.#o = o;
@@ -437,6 +459,51 @@ export class WorkTreeFs implements FuseHandler {
   async fsyncdir(_ctx: RequestContext, nodeid: number): Promise<void> {
     const node = this.#t.must(nodeid);
     await this.#o.store.sync(node.ino);
+  }
+
+  // ---- generations -----------------------------------------------------------------------
+
+  /**
+   * Makes `commit` the base without changing anything the mount shows (docs/overlay-design.md,
+   * "Generations"; the plan is rebase-plan.ts). First hashes the backing files that may become
+   * base (asynchronously; results are kept for files whose size and mtime did not change), then
+   * plans, commits and switches in one synchronous step, so no request sees a half-switched tree.
+   * `persist` writes the new snapshot inside the overlay's transaction: a crash leaves either
+   * generation whole. Nothing the kernel cached changes, so nothing is invalidated.
+   */
+  async rebase(target: TargetTree, commit: Oid, o: RebaseOptions): Promise<RebaseResult> {
+    const candidates = upperCandidates(this.#t, target);
+    const live = new Set<string>();
+    for (const c of candidates) {
+      live.add(c.file);
+      const node = this.#t.peek(c.ino, 0);
+      if (!node) continue;
+      const known = this.#hashes.get(c.file);
+      if (known && known.size === node.size && known.mtimeNs === node.mtimeNs) continue;
+      const { size, mtimeNs } = node;
+      try {
+        this.#hashes.set(c.file, { oid: (await hashBlobFile(c.oid, c.file, size, o.signal)) as Oid, size, mtimeNs });
+      } catch (err) {
+        if ((err as Error).name === 'AbortError') throw err;
+        this.#hashes.delete(c.file); // gone or unreadable: the row stays as it is
+      }
+    }
+    for (const f of this.#hashes.keys()) if (!live.has(f)) this.#hashes.delete(f);
+    o.signal?.throwIfAborted();
+    // One synchronous step from here on.
+    clearTimeout(this.#pendingTimer);
+    this.#persistPending();
+    const plan = planRebase({ table: this.#t, target, commit, hashes: this.#hashes, sizeOf: o.sizeOf });
+    this.#o.store.putMany(plan.puts, plan.deletes, () => o.persist(plan.snapshot));
+    this.#t.switchSnapshot(plan.snapshot);
+    for (const a of plan.adopted) {
+      try {
+        this.#o.blobs.adopt(a.oid, a.size, a.file !== undefined ? { file: a.file } : { data: a.data! });
+      } catch (err) {
+        this.#o.log?.('warn', `blob ${a.oid} stays uncached after the switch: ${(err as Error).message}`);
+      }
+    }
+    return { snapshot: plan.snapshot, puts: plan.puts.length, deletes: plan.deletes.length, adopted: plan.adopted.length, rows: this.#o.store.rowCount };
   }
 
   /** Closes every descriptor (the session ended); the store is closed by its owner. */

@@ -47,7 +47,8 @@ export interface WNode {
   /** Directory holding this name; 0 once unlinked (kept alive by open handles / lookups). */
   parent: number;
   name: string;
-  readonly created: boolean;
+  /** True when the inode is not in the base snapshot (changes when a generation switch adopts it). */
+  created: boolean;
   xattrs: Map<string, Buffer>;
   /** Dirs only, built on first use. */
   entries?: DirEntries;
@@ -65,7 +66,7 @@ export interface NodeTableOptions {
 }
 
 export class NodeTable {
-  readonly #snap: Snapshot;
+  #snap: Snapshot;
   readonly #store: OverlayStore;
   readonly #uid: number;
   readonly #gid: number;
@@ -84,22 +85,57 @@ export class NodeTable {
     return this.#store;
   }
 
+  get snapshot(): Snapshot {
+    return this.#snap;
+  }
+
   /** The node of a live inode (reachable by name, or still referenced by the kernel). */
   get(ino: number, parentHint = 0): WNode | undefined {
     const cached = this.#nodes.get(ino);
     if (cached) return cached;
-    const row = this.#store.get(ino);
-    let node: WNode | undefined;
-    if (row) {
-      if (row.state === 'whiteout') return undefined;
-      node = fromRow(row);
-    } else {
-      const s = this.#snap.byIno(ino);
-      if (!s) return undefined;
-      node = this.#fromBase(s, parentHint || this.#baseParentOf(s));
-    }
-    this.#nodes.set(ino, node);
+    const node = this.#build(ino, parentHint);
+    if (node) this.#nodes.set(ino, node);
     return node;
+  }
+
+  /**
+   * The node as get() would return it, without keeping a new one in memory: for walks over many
+   * nodes (a generation switch) that must not grow the table. Do not mutate a peeked node.
+   */
+  peek(ino: number, parentHint: number): WNode | undefined {
+    return this.#nodes.get(ino) ?? this.#build(ino, parentHint);
+  }
+
+  #build(ino: number, parentHint: number): WNode | undefined {
+    const row = this.#store.get(ino);
+    if (row) return row.state === 'whiteout' ? undefined : fromRow(row);
+    const s = this.#snap.byIno(ino);
+    return s && this.#fromBase(s, parentHint || this.#baseParentOf(s));
+  }
+
+  /** The nodes kept in memory (a generation switch updates their content in place). */
+  cached(): IterableIterator<WNode> {
+    return this.#nodes.values();
+  }
+
+  /**
+   * Makes `next` the base. The caller guarantees the view is unchanged (docs/overlay-design.md,
+   * "Generations"): every visible node has the same attributes and content before and after, so
+   * only where content comes from changes, and nothing the kernel cached goes stale.
+   */
+  switchSnapshot(next: Snapshot): void {
+    this.#snap = next;
+    for (const n of this.#nodes.values()) {
+      const row = this.#store.get(n.ino);
+      const s = row ? undefined : next.byIno(n.ino);
+      if (row && row.state === 'present') {
+        n.content = row.content;
+        n.created = row.created;
+      } else if (s) {
+        n.content = s.kind === 'file' || s.kind === 'symlink' ? { kind: 'base', oid: s.oid } : { kind: 'none' };
+        n.created = false;
+      }
+    }
   }
 
   must(ino: number): WNode {
@@ -121,6 +157,18 @@ export class NodeTable {
   entries(dir: WNode): DirEntries {
     if (dir.entries) return dir.entries;
     if (dir.kind !== 'dir') return fail('ENOTDIR');
+    const { entries, subdirs } = this.#listing(dir);
+    dir.entries = entries;
+    dir.subdirs = subdirs;
+    return entries;
+  }
+
+  /** entries() without keeping a new listing in memory (see peek). */
+  peekEntries(dir: WNode): DirEntries {
+    return dir.entries ?? this.#listing(dir).entries;
+  }
+
+  #listing(dir: WNode): { entries: DirEntries; subdirs: number } {
     const e = new DirEntries();
     let subdirs = 0;
     if (dir.ino === ROOT_INO) e.add('.git', GITFILE_INO);
@@ -136,9 +184,7 @@ export class NodeTable {
       e.add(r.name, r.ino);
       if (r.kind === 'dir') subdirs++;
     }
-    dir.entries = e;
-    dir.subdirs = subdirs;
-    return e;
+    return { entries: e, subdirs };
   }
 
   /** Writes the rows of `nodes` (their current state) and deletes `deletes`, in one transaction. */
@@ -168,6 +214,7 @@ export class NodeTable {
   nlink(n: WNode): number {
     if (n.ino !== ROOT_INO && n.parent === 0) return 0;
     if (n.kind !== 'dir') return 1;
+    if (!n.entries && !this.#nodes.has(n.ino)) return 2 + this.#listing(n).subdirs; // a peeked node
     this.entries(n);
     return 2 + n.subdirs;
   }
@@ -188,6 +235,9 @@ export class NodeTable {
     }
     return false;
   }
+
+  get uid(): number { return this.#uid; }
+  get gid(): number { return this.#gid; }
 
   /** Where a base node sits before any row moved it: its snapshot parent (found on first use). */
   #baseParentOf(s: SnapNode): number {
@@ -210,7 +260,7 @@ export class NodeTable {
     const t = this.#baseNs;
     return {
       ino: s.ino, kind, mode: modeOf(s), uid: this.#uid, gid: this.#gid, rdev: 0, size: kind === 'dir' ? 0 : s.size,
-      atimeNs: t, mtimeNs: t, ctimeNs: t, content: kind === 'dir' ? { kind: 'none' } : { kind: 'base', oid: s.oid },
+      atimeNs: s.times?.atimeNs ?? t, mtimeNs: s.times?.mtimeNs ?? t, ctimeNs: s.times?.ctimeNs ?? t, content: kind === 'dir' ? { kind: 'none' } : { kind: 'base', oid: s.oid },
       parent, name: s.name, created: false, xattrs: new Map(), subdirs: 0, nlookup: 0, openCount: 0,
     };
   }

@@ -58,7 +58,12 @@ export function spawnGit(args: readonly string[], opts: GitOptions = {}): ChildP
 }
 
 /** Runs git to completion; resolves stdout, rejects GitError with the last stderr line. */
-export function runGit(args: readonly string[], opts: GitOptions = {}): Promise<string> {
+export async function runGit(args: readonly string[], opts: GitOptions = {}): Promise<string> {
+  return (await runGitBytes(args, opts)).toString('utf8');
+}
+
+/** runGit, stdout as bytes (NUL-separated output, paths that are not UTF-8). */
+export function runGitBytes(args: readonly string[], opts: GitOptions = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawnGit(args, opts);
     const out: Buffer[] = [];
@@ -67,7 +72,7 @@ export function runGit(args: readonly string[], opts: GitOptions = {}): Promise<
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; if (err.length > 65536) err = err.slice(-32768); });
     child.on('error', (e) => reject(e.name === 'AbortError' ? e : new GitError(args, null, e.message)));
     child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      if (code === 0) resolve(Buffer.concat(out));
       else reject(new GitError(args, code, err));
     });
     child.stdin!.on('error', () => {}); // git may exit before reading all input

@@ -16,6 +16,7 @@
 // record is what a later LRU eviction needs (bytes per blob); no eviction is done here yet.
 
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, linkSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOid, type Oid } from '../model/ids.js';
@@ -151,6 +152,38 @@ export class BlobCache {
     }
     this.#record(oid, data.length);
     return final;
+  }
+
+  /**
+   * Takes content the caller has verified as `oid` (a generation switch hashed it): a file is
+   * hard-linked into place (copied across filesystems), and the caller guarantees nobody writes
+   * it again; bytes are written. Synchronous, because it runs inside the switch's single step,
+   * before the overlay may delete the file.
+   */
+  adoptSync(oid: Oid, size: number, source: { file: string } | { data: Buffer }): void {
+    if (this.#sizes.has(oid)) return;
+    const dir = join(this.dir, oid.slice(0, 2));
+    if (!this.#dirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.#dirs.add(dir);
+    }
+    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      if ('data' in source) writeFileSync(temp, source.data, { flag: 'wx', mode: BLOB_FILE_MODE });
+      else {
+        try {
+          linkSync(source.file, temp);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+          copyFileSync(source.file, temp);
+        }
+      }
+      renameSync(temp, this.pathOf(oid));
+    } catch (err) {
+      rmSync(temp, { force: true });
+      throw err;
+    }
+    this.#record(oid, size);
   }
 
   /** Throws if an invariant is broken; for tests. */

@@ -147,7 +147,6 @@ test('rows that break a shape rule are refused with invalid-row and never stored
   const bad: Array<[string, OverlayRow]> = [
     ['mode of another kind', row(ino, 'dir', { kind: 'none' }, { mode: 0o100644 })],
     ['content not allowed', row(ino, 'dir', { kind: 'symlink', target: Buffer.from('x') })],
-    ['created with base content', row(ino, 'file', { kind: 'base', oid: oid(1) })],
     ['base fifo', row(ino, 'fifo', { kind: 'none' }, { created: false })],
     ['whiteout of a fifo', row(3, 'fifo', { kind: 'none' }, { created: false, state: 'whiteout' })],
     ['unknown kind', { ...row(ino, 'fifo', { kind: 'none' }), kind: 'toString' as never }],

@@ -83,7 +83,7 @@ export class OverlayStore {
   readonly #upsert;
   readonly #delete;
   readonly #setMeta;
-  readonly #commitTx: (puts: readonly OverlayRow[], deletes: readonly number[]) => void;
+  readonly #commitTx: (puts: readonly OverlayRow[], deletes: readonly number[], also?: () => void) => void;
   readonly #durable: SerialFlush;
   #nextIno = FIRST_ENTRY_INO;
   #reservedIno = FIRST_ENTRY_INO;
@@ -102,9 +102,10 @@ export class OverlayStore {
     this.#delete = this.#db.prepare(DELETE_SQL);
     this.#setMeta = this.#db.prepare(
       'INSERT INTO overlay_meta (repo, next_ino) VALUES (?, ?) ON CONFLICT (repo) DO UPDATE SET next_ino = excluded.next_ino');
-    this.#commitTx = this.#db.transaction((puts: readonly OverlayRow[], deletes: readonly number[]) => {
+    this.#commitTx = this.#db.transaction((puts: readonly OverlayRow[], deletes: readonly number[], also?: () => void) => {
       for (const ino of deletes) this.#delete.run(this.#repo, ino);
       for (const r of puts) this.#upsert.run(encodeRow(this.#repo, r));
+      also?.();
     });
     const wal = resolve(this.#db.name) + '-wal';
     this.#durable = new SerialFlush(async () => {
@@ -169,6 +170,11 @@ export class OverlayStore {
   }
 
   /** Present rows whose parent is `parent` (whiteouts are reached by inode). */
+  /** How many rows the repo's overlay holds. */
+  get rowCount(): number {
+    return this.#index.size;
+  }
+
   childrenOf(parent: number): OverlayRow[] {
     return this.#index.childrenOf(parent);
   }
@@ -225,10 +231,12 @@ export class OverlayStore {
 
   /**
    * Puts `rows` and deletes the rows of `deletes` in one transaction: all or nothing, in the
-   * database and in memory (rename over an existing entry, exchange). A backing file that a row
+   * database and in memory (rename over an existing entry, exchange). `alsoInTransaction` runs
+   * inside that transaction (other tables that must change atomically with the rows: a new base
+   * generation); if it throws, nothing is committed. A backing file that a row
    * stops referencing is released (deleted after the commit is durable).
    */
-  putMany(rows: readonly OverlayRow[], deletes: readonly number[] = NO_INOS): void {
+  putMany(rows: readonly OverlayRow[], deletes: readonly number[] = NO_INOS, alsoInTransaction?: () => void): void {
     this.#assertOpen();
     // Hot path (one create/chmod/write-back per call): no allocation beyond the row copy.
     const puts: OverlayRow[] = [];
@@ -239,7 +247,7 @@ export class OverlayStore {
     const touched = puts.length + deletes.length > 1 ? distinctInos(puts, deletes) : undefined;
     for (const r of puts) this.#checkReferences(r);
     this.#index.checkNames(puts, touched);
-    this.#commit(puts, deletes.length === 0 ? deletes : deletes.filter((ino) => this.#index.get(ino) !== undefined));
+    this.#commit(puts, deletes.length === 0 ? deletes : deletes.filter((ino) => this.#index.get(ino) !== undefined), alsoInTransaction);
   }
 
   /** Forgets a row entirely (an overlay-only inode, or a base inode back to its base state). */
@@ -268,13 +276,13 @@ export class OverlayStore {
     }
   }
 
-  #commit(puts: readonly OverlayRow[], deletes: readonly number[]): void {
+  #commit(puts: readonly OverlayRow[], deletes: readonly number[], also?: () => void): void {
     const before: Array<OverlayRow | undefined> = [];
     for (const ino of deletes) before.push(this.#index.get(ino));
     for (const r of puts) before.push(this.#index.get(r.ino));
     // A lone row needs no BEGIN/COMMIT round: the statement is its own (autocommit) transaction.
-    if (puts.length === 1 && deletes.length === 0) this.#upsert.run(encodeRow(this.#repo, puts[0]!));
-    else this.#commitTx(puts, deletes);
+    if (puts.length === 1 && deletes.length === 0 && !also) this.#upsert.run(encodeRow(this.#repo, puts[0]!));
+    else this.#commitTx(puts, deletes, also);
     // Had it thrown, nothing would have changed in the database, and memory is still untouched.
     this.#fault('row-committed');
     this.#index.apply(puts, deletes);

@@ -13,7 +13,9 @@ export type OverlayState = 'present' | 'whiteout';
 
 /**
  * Where an inode's content lives.
- * - `base`: still the base blob (a metadata-only change: chmod, touch, mv of a tracked file).
+ * - `base`: a blob of the repository, by id: still the base blob (a metadata-only change: chmod,
+ *   touch, mv of a tracked file), or, after a generation switch, the blob a node showed before
+ *   (a file the new commit changed or no longer tracks keeps what the work tree showed).
  * - `upper`: the whole content is in a backing file owned by the store (absolute path).
  * - `symlink`: the target of a symlink created in the overlay (bytes, not a string: targets are
  *   arbitrary bytes).

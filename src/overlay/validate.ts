@@ -83,7 +83,6 @@ function checkContent(row: OverlayRow): void {
   const effective = c?.kind === 'lost' ? 'upper' : c?.kind;
   if (effective === undefined || !rule.contents.includes(effective)) fail(row, `content ${c?.kind} not allowed for ${row.kind}`);
   if (!row.created && !rule.inBase) fail(row, `a ${row.kind} cannot come from the base snapshot (created must be true)`);
-  if (row.created && c.kind === 'base') fail(row, 'an overlay-only inode has no base content');
   if (c.kind === 'base' && !isOid(c.oid)) fail(row, 'base content needs a full lowercase object id');
   if ((c.kind === 'upper' || c.kind === 'lost') && typeof c.file !== 'string') fail(row, 'upper content needs a file path');
   if (c.kind === 'symlink') {

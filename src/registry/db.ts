@@ -81,6 +81,18 @@ const MIGRATIONS: readonly string[] = [
      repo TEXT PRIMARY KEY REFERENCES repos(name) ON DELETE CASCADE,
      next_ino INTEGER NOT NULL          -- no overlay inode >= this has been handed out
    );`,
+  // Generations after the first (HEAD moved): nodes that became base from the work tree keep the
+  // time stamps git recorded for them (docs/overlay-design.md, "Generations").
+  `CREATE TABLE entry_times (
+     repo TEXT NOT NULL,
+     generation INTEGER NOT NULL,
+     ino INTEGER NOT NULL,
+     atime_ns INTEGER NOT NULL,
+     mtime_ns INTEGER NOT NULL,
+     ctime_ns INTEGER NOT NULL,
+     PRIMARY KEY (repo, generation, ino),
+     FOREIGN KEY (repo, generation) REFERENCES snapshots(repo, generation) ON DELETE CASCADE
+   ) WITHOUT ROWID;`,
 ];
 
 export function openDb(path: string): Db {

@@ -16,6 +16,13 @@ export const FIRST_ENTRY_INO = 3;
 
 export type NodeKind = 'dir' | 'file' | 'symlink' | 'gitlink';
 
+/** A node's own time stamps (ns); nodes without them show the snapshot's base time. */
+export interface NodeTimes {
+  readonly atimeNs: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+}
+
 export interface SnapNode {
   readonly ino: number;
   readonly name: string;
@@ -27,17 +34,39 @@ export interface SnapNode {
   /** Blob size in bytes; -1 when not known yet. 0 for directories and gitlinks. */
   size: number;
   readonly children?: SnapNode[];
+  /**
+   * Set on nodes that took their place in a later generation from the work tree (a committed or
+   * checked-out file keeps the stat data git recorded for it); absent: the snapshot's base time.
+   */
+  readonly times?: NodeTimes;
 }
 
 /**
  * Name order of directory listings: JS string (UTF-16 code unit) order. It equals byte order for
  * every name without astral characters, and lookups only need it to be consistent.
  */
+/** The child of `dir` called `name` (children are sorted: binary search). */
+export function childNamed(dir: SnapNode, name: string): SnapNode | undefined {
+  const kids = dir.children;
+  if (!kids) return undefined;
+  let lo = 0;
+  let hi = kids.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const c = compareNames(kids[mid]!.name, name);
+    if (c === 0) return kids[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function kindOf(mode: number): NodeKind {
+/** The node kind of a git tree entry mode. */
+export function kindOf(mode: number): NodeKind {
   if (mode === GIT_MODE_TREE) return 'dir';
   if (mode === GIT_MODE_SYMLINK) return 'symlink';
   if (mode === GIT_MODE_GITLINK) return 'gitlink';
@@ -46,13 +75,15 @@ function kindOf(mode: number): NodeKind {
 
 export interface BuildInput {
   commit: Oid;
-  /** Committer time (seconds): mtime and ctime of every base node. */
+  /** Base time (seconds): the times of every node without its own (see Snapshot.commitTime). */
   commitTime: number;
   entries: readonly TreeEntry[];
   /** Known blob sizes (object-info); missing means unknown. */
   sizes: ReadonlyMap<string, number>;
   /** Stable inode for a path; called once per path. */
   inodeOf(path: string): number;
+  /** A node's own times, when it has them. */
+  timesOf?(path: string): NodeTimes | undefined;
 }
 
 export class Snapshot {
@@ -60,6 +91,10 @@ export class Snapshot {
   /** One node per distinct blob, computed on first use (blobTotals). */
   #unique: SnapNode[] | undefined;
   readonly root: SnapNode;
+  /**
+   * `commitTime` is the base time: the first generation's committer time, kept by every later
+   * generation so that a node nobody changed keeps its stat data (git's index compares it).
+   */
   constructor(readonly commit: Oid, readonly commitTime: number, root: SnapNode) {
     this.root = root;
     const walk = (n: SnapNode): void => {
@@ -80,7 +115,11 @@ export class Snapshot {
       if (!parent || !name || name === '.' || name === '..' || name === '.git') continue; // hostile or foreign tree entry
       const kind = kindOf(e.mode);
       const size = kind === 'file' || kind === 'symlink' ? (input.sizes.get(e.oid) ?? -1) : 0;
-      const node: SnapNode = { ino: input.inodeOf(e.path), name, kind, mode: e.mode, oid: e.oid, size, ...(kind === 'dir' || kind === 'gitlink' ? { children: [] } : {}) };
+      const times = input.timesOf?.(e.path);
+      const node: SnapNode = {
+        ino: input.inodeOf(e.path), name, kind, mode: e.mode, oid: e.oid, size,
+        ...(kind === 'dir' || kind === 'gitlink' ? { children: [] } : {}), ...(times ? { times } : {}),
+      };
       parent.children!.push(node);
       if (kind === 'dir') dirs.set(e.path, node);
     }
@@ -101,6 +140,19 @@ export class Snapshot {
     let max = GITFILE_INO;
     for (const ino of this.#byIno.keys()) if (ino > max) max = ino;
     return max;
+  }
+
+  /** Every node but the root, with its path, parents before children. */
+  *nodes(): Generator<{ path: string; node: SnapNode }> {
+    const stack: Array<[string, SnapNode]> = [['', this.root]];
+    while (stack.length) {
+      const [prefix, dir] = stack.pop()!;
+      for (const n of dir.children ?? []) {
+        const path = prefix ? `${prefix}/${n.name}` : n.name;
+        yield { path, node: n };
+        if (n.children?.length) stack.push([path, n]);
+      }
+    }
   }
 
   /** Every node with a blob (files and symlinks), with its path. */

@@ -10,7 +10,7 @@
 // of ensure() calls so far) and then prints `stats <count>`. SIGTERM: clean unmount, store
 // closed, exit 0. The same stateDir reopens the same database and overlay (restart test).
 
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobProvider } from '../../src/fs/blob-provider.js';
 import { WorkTreeFs } from '../../src/fs/worktree-fs.js';
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     },
     cachedPath: () => undefined,
     nudge: () => {},
+    adopt: (oid, _size, source) => { byOid.set(oid, 'data' in source ? source.data : readFileSync(source.file)); },
   };
   const snapshot = buildSnapshot();
   const fx = fixtureAt(stateDir);
