@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afs, startDaemon, type DaemonChild } from '../test/support/cli.js';
 import { startGitServer, type GitServer } from '../test/support/git-server.js';
-import type { Row } from './report.js';
+import { medianOf, type Row } from './report.js';
 import { makeSyntheticRepo, type SyntheticShape } from './synthetic-repo.js';
 
 const exec = promisify(execFile);
@@ -113,13 +113,6 @@ async function gitStatus(dir: string): Promise<number> {
   return ms;
 }
 
-/** Median of `n` runs (single runs of a ~20 ms command vary by a few ms on a shared VM). */
-async function median(n: number, fn: () => Promise<number>): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) xs.push(await fn());
-  return xs.sort((a, b) => a - b)[n >> 1]!;
-}
-
 /** A small edit session: 10 tracked files rewritten and one new file in a deep directory. */
 async function editSome(dir: string, files: string[]): Promise<void> {
   for (const f of files) await writeFile(join(dir, f), 'edited\n');
@@ -148,8 +141,8 @@ async function statBeforeHydration(root: string, server: GitServer): Promise<Row
     const statusMount = await gitStatus(join(mnt, 'bench'));
     const statusNative = await gitStatus(join(dir, 'native'));
     const firstFetches = server.stats.fetchRequests - statFetches;
-    const warmMount = await median(5, () => gitStatus(join(mnt, 'bench')));
-    const warmNative = await median(5, () => gitStatus(join(dir, 'native')));
+    const warmMount = await medianOf(5, () => gitStatus(join(mnt, 'bench')));
+    const warmNative = await medianOf(5, () => gitStatus(join(dir, 'native')));
     const warmFetches = server.stats.fetchRequests - statFetches - firstFetches;
     // The deepest 10 files (sorted by depth, then name): an edit far from the root.
     const edited = nativeFiles.map((f) => relative(join(dir, 'native'), f)).sort((a, b) => b.split('/').length - a.split('/').length || a.localeCompare(b)).slice(0, 10);

@@ -57,7 +57,7 @@ async function prefetchShapeBlobs(root: StateRoot, gitDir: string, access: Remot
 interface Prepared {
   gitDir: string;
   branch: string | null;
-  head: { oid: string; time: number };
+  head: { oid: string; time: number; tree: string };
   entries: TreeEntry[];
   sizes: Map<Oid, number> | undefined;
   inodes: Map<string, number>;
@@ -83,7 +83,11 @@ async function prepare(root: StateRoot, tmp: string, spec: AddRepoSpec, access: 
   // `git status` reads no file and fetches no blob. Written before the mount exists.
   await writeIndex(gitDir, entries.filter((e) => e.type !== 'tree').map((e) => ({
     path: e.path, mode: e.mode, oid: e.oid, size: sizes?.get(e.oid) ?? (e.type === 'commit' ? 0 : -1), ino: inodes.get(e.path)!,
-  })), { time: head.time, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+  })), {
+    time: head.time, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
+    // The cache tree: git status compares the index with HEAD by tree id, not tree by tree.
+    trees: [{ path: '', oid: head.tree as Oid }, ...entries.filter((e) => e.type === 'tree').map((e) => ({ path: e.path, oid: e.oid }))],
+  });
   return { gitDir, branch, head, entries, sizes, inodes };
 }
 

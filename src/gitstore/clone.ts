@@ -72,8 +72,8 @@ export async function blobLessClone(dir: string, o: CloneOptions): Promise<void>
 }
 
 /** The commit HEAD points at, and its committer time (seconds). */
-export async function headCommit(gitDir: string): Promise<{ oid: string; time: number }> {
-  const out = (await runGit(['--git-dir', gitDir, 'log', '-1', '--format=%H %ct', 'HEAD'])).trim();
-  const [oid, time] = out.split(' ');
-  return { oid: oid!, time: Number(time) };
+export async function headCommit(gitDir: string): Promise<{ oid: string; time: number; tree: string }> {
+  const out = (await runGit(['--git-dir', gitDir, 'log', '-1', '--format=%H %ct %T', 'HEAD'])).trim();
+  const [oid, time, tree] = out.split(' ');
+  return { oid: oid!, time: Number(time), tree: tree! };
 }

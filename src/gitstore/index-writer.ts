@@ -14,6 +14,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Oid } from '../model/ids.js';
 import { GIT_MODE_GITLINK, GIT_MODE_SYMLINK } from '../model/tree.js';
+import { encodeCacheTree, type TreeId } from './cache-tree.js';
 
 export interface IndexEntry {
   path: string;
@@ -30,6 +31,12 @@ export interface IndexStat {
   time: number;
   uid: number;
   gid: number;
+  /**
+   * Tree id of every directory of the entries, the root ('') included, from the same listing as
+   * the entries (a tree is trusted to hold exactly the entries under its path): written as the
+   * cache-tree extension (cache-tree.ts) when it covers the entries exactly.
+   */
+  trees?: readonly TreeId[];
 }
 
 const HEADER = 12;
@@ -51,7 +58,10 @@ export function encodeIndex(entries: readonly IndexEntry[], st: IndexStat): Buff
     .filter((e) => e.oid.length === 40)
     .map((e) => ({ e, name: Buffer.from(e.path) }))
     .sort(byPath);
-  const total = HEADER + rows.reduce((n, r) => n + entrySize(r.name.length), 0) + 20;
+  // A tree spanning an entry that is not written would name the wrong content: all or nothing.
+  const tree = st.trees && rows.length === entries.length ? encodeCacheTree(rows.map((r) => r.e.path), st.trees) : undefined;
+  const extensions = tree ? 8 + tree.length : 0;
+  const total = HEADER + rows.reduce((n, r) => n + entrySize(r.name.length), 0) + extensions + 20;
   const buf = Buffer.alloc(total);
   buf.write('DIRC', 0, 'latin1');
   buf.writeUInt32BE(2, 4);
@@ -65,6 +75,12 @@ export function encodeIndex(entries: readonly IndexEntry[], st: IndexStat): Buff
     buf.writeUInt16BE(Math.min(name.length, NAME_MASK), pos + 60);
     name.copy(buf, pos + FIXED);
     pos += entrySize(name.length);
+  }
+  if (tree) {
+    buf.write('TREE', pos, 'latin1');
+    buf.writeUInt32BE(tree.length, pos + 4);
+    tree.copy(buf, pos + 8);
+    pos += 8 + tree.length;
   }
   createHash('sha1').update(buf.subarray(0, pos)).digest().copy(buf, pos);
   return buf;
