@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, rename, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afs, startDaemon, type DaemonChild } from './support/cli.js';
@@ -67,12 +67,20 @@ async function askHook(hook: string, token: string): Promise<string[]> {
   return out.slice(0, -1).split('\0');
 }
 
-/** The journal's current token: any unknown token is answered with it and "/". */
+/** The journal's current token: the hook answers it to any query. */
 async function currentToken(hook: string): Promise<string> {
-  const [token, everything] = await askHook(hook, 'unknown');
-  assert.equal(everything, '/');
-  return token!;
+  return (await askHook(hook, 'unknown'))[0]!;
 }
+
+/** git status with GIT_TRACE_FSMONITOR: the output and the trace. */
+async function tracedStatus(dir: string, trace: string): Promise<{ out: string; trace: string }> {
+  await rm(trace, { force: true });
+  const { stdout } = await exec('git', ['-C', dir, 'status', '--porcelain=v1', '-z'], { env: { ...process.env, GIT_TRACE_FSMONITOR: trace } });
+  return { out: stdout, trace: await readFile(trace, 'utf8') };
+}
+
+/** Index entries git lstat'ed and found clean during a traced command. */
+const rechecked = (trace: string) => trace.split('\n').filter((l) => l.includes('mark_fsmonitor_clean')).length;
 
 /** FUSE requests the mount has served, by opcode (the daemon logs them on SIGUSR2). */
 async function requestCounts(daemon: DaemonChild): Promise<Record<string, number>> {
@@ -177,4 +185,30 @@ test('nothing changed: git status lists no directory and fetches no blob', fuseT
   const control = await requestCounts(daemon());
   assert.ok(listings(after, control) >= 6, `the control status listed ${listings(after, control)} directories`);
   assert.equal(server.stats.fetchRequests, 0);
+});
+
+test('the first status after add-repo re-checks no entry (pristine mount); after changes and a restart it re-checks them all, once', fuseTest, async (t) => {
+  const { root, server, hook, restart, daemon } = await setup(t);
+  const trace = join(root, '..', '..', 'fsmonitor.trace');
+  server.resetStats();
+  const before = await requestCounts(daemon());
+  const first = await tracedStatus(root, trace);
+  const after = await requestCounts(daemon());
+  assert.equal(first.out, '');
+  assert.match(first.trace, /read fsmonitor extension successful 'afs-add-repo'/);
+  assert.equal(rechecked(first.trace), 0, first.trace);
+  const lookups = (after.FUSE_LOOKUP ?? 0) - (before.FUSE_LOOKUP ?? 0);
+  assert.ok(lookups < Object.keys(FILES).length, `${lookups} lookups: git lstat'ed the tracked files`);
+  assert.equal(server.stats.fetchRequests, 0);
+  // A restart with nothing changed: still pristine, still cheap.
+  await restart();
+  assert.equal(rechecked((await tracedStatus(root, trace)).trace), 0);
+  // A change, then a restart: the mount is no longer pristine, git's token is unknown: "/".
+  await writeFile(join(root, 'src/a.ts'), 'export const a = 5;\n');
+  await restart();
+  assert.deepEqual((await askHook(hook, 'afs-add-repo')).slice(1), ['/']);
+  const full = await tracedStatus(root, trace);
+  assert.equal(full.out, ' M src/a.ts\0');
+  assert.ok(rechecked(full.trace) >= Object.keys(FILES).length - 1, full.trace);
+  assert.equal(rechecked((await tracedStatus(root, trace)).trace), 0, 'the next status is cheap again');
 });

@@ -40,6 +40,8 @@ function shapeBlobs(entries: readonly TreeEntry[]): Oid[] {
   return entries.filter((e) => e.mode === GIT_MODE_SYMLINK || (e.type === 'blob' && SHAPE_FILES.has(e.path.slice(e.path.lastIndexOf('/') + 1)))).map((e) => e.oid);
 }
 const SHAPE_FILES = new Set(['.gitignore', '.gitattributes']);
+/** The fsmonitor token of the index add-repo writes (any token works: see fsmonitor-journal.ts). */
+const ADD_REPO_FSMONITOR_TOKEN = 'afs-add-repo';
 
 async function prefetchShapeBlobs(root: StateRoot, gitDir: string, access: RemoteAccess, oids: Oid[]): Promise<void> {
   const unique = [...new Set(oids)];
@@ -87,6 +89,9 @@ async function prepare(root: StateRoot, tmp: string, spec: AddRepoSpec, access: 
     time: head.time, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
     // The cache tree: git status compares the index with HEAD by tree id, not tree by tree.
     trees: [{ path: '', oid: head.tree as Oid }, ...entries.filter((e) => e.type === 'tree').map((e) => ({ path: e.path, oid: e.oid }))],
+    // Every entry fsmonitor-valid as of add-repo: the first status asks the hook, which answers
+    // "nothing changed" while the mount is pristine (repo-mount.ts), instead of an lstat each.
+    fsmonitorToken: ADD_REPO_FSMONITOR_TOKEN,
   });
   return { gitDir, branch, head, entries, sizes, inodes };
 }

@@ -79,7 +79,11 @@ export class RepoMount {
     // the config is re-asserted here for repos registered before add-repo wrote it.
     const fsm = { hook: root.fsmonitorHook(c.name), journal: root.fsmonitorJournal(c.name) };
     await setUpFsmonitor(c.gitDir, fsm);
-    const journal = FsmonitorJournal.open(fsm.journal, { log: (level, message) => log(level, message, { repo: c.name }) });
+    // Pristine: the mount is exactly what add-repo indexed (its first generation, no overlay row
+    // ever: every change leaves at least its directory's row), so the token add-repo wrote into
+    // the index, or any other, may be answered with this boot's journal alone.
+    const pristine = this.#generation === 1 && this.#store.rowCount === 0;
+    const journal = FsmonitorJournal.open(fsm.journal, { pristine, log: (level, message) => log(level, message, { repo: c.name }) });
     this.#journal = journal;
     this.#fs = new WorkTreeFs({
       snapshot, store: this.#store, gitDir: c.gitDir, blobs, statfsPath: root.dir,

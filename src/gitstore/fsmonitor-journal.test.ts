@@ -142,3 +142,21 @@ test('a journal that cannot be written is removed (the hook answers "/"), warns 
   assert.deepEqual(ask(hook, first), [j.token, '/']);
   assert.deepEqual(ask(hook, j.token), [j.token, 'b']);
 });
+
+test('a pristine boot answers any token with its journal; the next boot (compaction) is not pristine', (t) => {
+  const { journal, hook } = setup(t);
+  const j = FsmonitorJournal.open(journal, { pristine: true, maxPaths: 2 });
+  t.after(() => j.close());
+  for (const shell of ['/bin/sh', '/bin/bash']) {
+    assert.deepEqual(ask(hook, 'afs-add-repo', shell), [j.token], shell);
+    assert.deepEqual(ask(hook, '', shell), [j.token], shell);
+  }
+  j.record(['a', 'b']);
+  assert.deepEqual(ask(hook, '1795316746327555891'), [j.token, 'a', 'b']);
+  const first = j.token;
+  j.record(['c']); // compaction: changes happened before this boot, so it cannot be pristine
+  assert.notEqual(j.token, first);
+  assert.deepEqual(ask(hook, 'afs-add-repo'), [j.token, '/']);
+  assert.deepEqual(ask(hook, j.token), [j.token, 'c']);
+  assert.equal(readFileSync(journal, 'utf8'), `${j.token}\nc\0`);
+});

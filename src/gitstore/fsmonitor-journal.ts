@@ -4,7 +4,7 @@
 //
 // Journal file format (one file per repo, rewritten at every daemon boot):
 //
-//   <token> '\n' ( <path> '\0' )*
+//   <token> [' any'] '\n' ( <path> '\0' )*
 //
 // The token names this boot of the journal ("afs-" + 16 random hex digits, never a newline or a
 // NUL). Each path is relative to the work tree root, recorded at most once per boot; a directory
@@ -20,6 +20,12 @@
 //   - token equals the journal's: print it and every path recorded since this boot began. A
 //     superset of what changed since git's last query (that query happened during this boot), so
 //     nothing is missed however git's queries and our appends interleave.
+//   - a pristine boot (header `<token> any`: the daemon found the mount exactly as add-repo left
+//     it, generation 1 and no overlay row, so nothing ever changed before this boot) answers the
+//     same for *any* token: everything that ever changed is in this journal. That makes the first
+//     status after add-repo cheap: its index carries an fsmonitor extension with every entry
+//     valid (index-writer.ts), so git lstat's nothing. A later boot of the same daemon
+//     (compaction, recovery) is never pristine.
 //   - anything else (git's own initial token, a token of an earlier boot, an empty token after a
 //     failed query): print the current token and "/". git re-checks everything once.
 //   - no journal (no daemon serves this repo): "none" and "/".
@@ -41,6 +47,8 @@ export const JOURNAL_MAX_PATHS = 50_000;
 export const JOURNAL_MAX_BYTES = 8 << 20;
 
 export interface JournalOptions {
+  /** Nothing in the mount ever changed before this boot: any token gets this boot's journal. */
+  pristine?: boolean;
   /** One line per failure to write the journal (the daemon's logger). */
   log?(level: 'warn', message: string): void;
   maxPaths?: number;
@@ -59,10 +67,13 @@ export class FsmonitorJournal {
   #closed = false;
   /** A write failure was logged and no boot has succeeded since (one line per outage). */
   #warned = false;
+  /** The next boot may answer any token (only the first boot, and only when asked). */
+  #pristine: boolean;
 
   private constructor(file: string, o: JournalOptions) {
     this.#file = file;
     this.#o = o;
+    this.#pristine = o.pristine === true;
   }
 
   /** Starts a new boot at `file` (replacing any journal an earlier daemon left). Throws if it cannot. */
@@ -118,7 +129,7 @@ export class FsmonitorJournal {
     const tmp = `${this.#file}.tmp`;
     const fd = openSync(tmp, 'w', 0o644);
     try {
-      writeAll(fd, Buffer.from(`${token}\n`));
+      writeAll(fd, Buffer.from(`${token}${this.#pristine ? ' any' : ''}\n`));
       renameSync(tmp, this.#file);
     } catch (err) {
       closeSync(fd);
@@ -128,7 +139,8 @@ export class FsmonitorJournal {
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = fd;
     this.#token = token;
-    this.#bytes = token.length + 1;
+    this.#bytes = token.length + (this.#pristine ? 4 : 0) + 1;
+    this.#pristine = false;
     this.#seen.clear();
     this.#warned = false;
   }
@@ -171,8 +183,8 @@ export function fsmonitorHookScript(journal: string): string {
     '# changed in the mount since the daemon\'s current boot, or "/" (everything) for any other token.',
     '[ "$1" = 2 ] || exit 1',
     '{',
-    '\tIFS= read -r tok || tok=',
-    '\tif [ -n "$tok" ] && [ "$2" = "$tok" ]; then',
+    "\tIFS=' ' read -r tok scope || tok=",
+    '\tif [ -n "$tok" ] && { [ "$2" = "$tok" ] || [ "$scope" = any ]; }; then',
     "\t\tprintf '%s\\0' \"$tok\" && exec cat",
     '\tfi',
     "\tprintf '%s\\0/\\0' \"${tok:-none}\"",

@@ -9,6 +9,8 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsmonitorJournal } from './fsmonitor-journal.js';
+import { writeIndex } from './index-writer.js';
+import { asOid } from '../model/ids.js';
 import { fsmonitorConfig, hookCommand, setUpFsmonitor } from './fsmonitor-setup.js';
 
 function repo(t: import('node:test').TestContext) {
@@ -71,4 +73,30 @@ test('git status follows the journal: journaled changes are seen, unjournaled on
   j = FsmonitorJournal.open(files.journal); // a daemon restart: git's token is now unknown
   assert.deepEqual(status(git), [' D src/lib/b.ts', ' M README.md', ' M src/a.ts', '?? deep/', '?? lib2/']);
   assert.ok(readFileSync(join(gitDir, 'index')).includes('UNTR'), 'git keeps an untracked cache in the index');
+});
+
+test('an index written with an fsmonitor token and a pristine journal: the first status lstat\'s no entry', async (t) => {
+  const { work, git, gitDir, files } = repo(t);
+  await setUpFsmonitor(gitDir, files);
+  // Our own index of HEAD (times and inodes that match nothing on disk) with the fsmonitor extension.
+  const entries = git('ls-files', '-s', '-z').split('\0').filter(Boolean).map((l, i) => {
+    const [meta, path] = l.split('\t') as [string, string];
+    const [mode, oid] = meta.split(' ') as [string, string];
+    return { path, mode: parseInt(mode, 8), oid: asOid(oid), size: statSync(join(work, path)).size, ino: 1000 + i };
+  });
+  await writeIndex(gitDir, entries, { time: 1_700_000_000, uid: 0, gid: 0, fsmonitorToken: 'afs-add-repo' });
+  writeFileSync(join(work, 'README.md'), '# changed, but nobody journaled it\n');
+  const j = FsmonitorJournal.open(files.journal, { pristine: true });
+  t.after(() => j.close());
+  const trace = join(work, '..', 'trace');
+  execFileSync('git', ['-C', work, 'status', '--porcelain'], { env: { ...process.env, GIT_TRACE_FSMONITOR: trace } });
+  const log = readFileSync(trace, 'utf8');
+  assert.match(log, /read fsmonitor extension successful 'afs-add-repo'/);
+  assert.doesNotMatch(log, /mark_fsmonitor_clean/, 'git re-checked an entry');
+  assert.deepEqual(status(git), [], 'git trusted the extension and the hook');
+  // Not pristine (a daemon that found changes): the same index makes git check everything.
+  await writeIndex(gitDir, entries, { time: 1_700_000_000, uid: 0, gid: 0, fsmonitorToken: 'afs-add-repo' });
+  const k = FsmonitorJournal.open(files.journal);
+  t.after(() => k.close());
+  assert.deepEqual(status(git), [' M README.md']);
 });

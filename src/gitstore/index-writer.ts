@@ -37,6 +37,12 @@ export interface IndexStat {
    * cache-tree extension (cache-tree.ts) when it covers the entries exactly.
    */
   trees?: readonly TreeId[];
+  /**
+   * Written as the fsmonitor extension ("FSMN" version 2: this token, no entry dirty), so the
+   * first `git status` asks the hook what changed since `token` instead of lstat'ing every
+   * entry (the daemon answers "nothing" for a mount nobody changed yet; fsmonitor-journal.ts).
+   */
+  fsmonitorToken?: string;
 }
 
 const HEADER = 12;
@@ -60,7 +66,8 @@ export function encodeIndex(entries: readonly IndexEntry[], st: IndexStat): Buff
     .sort(byPath);
   // A tree spanning an entry that is not written would name the wrong content: all or nothing.
   const tree = st.trees && rows.length === entries.length ? encodeCacheTree(rows.map((r) => r.e.path), st.trees) : undefined;
-  const extensions = tree ? 8 + tree.length : 0;
+  const fsmn = st.fsmonitorToken === undefined ? undefined : fsmonitorExtension(st.fsmonitorToken);
+  const extensions = (tree ? 8 + tree.length : 0) + (fsmn ? 8 + fsmn.length : 0);
   const total = HEADER + rows.reduce((n, r) => n + entrySize(r.name.length), 0) + extensions + 20;
   const buf = Buffer.alloc(total);
   buf.write('DIRC', 0, 'latin1');
@@ -76,14 +83,33 @@ export function encodeIndex(entries: readonly IndexEntry[], st: IndexStat): Buff
     name.copy(buf, pos + FIXED);
     pos += entrySize(name.length);
   }
-  if (tree) {
-    buf.write('TREE', pos, 'latin1');
-    buf.writeUInt32BE(tree.length, pos + 4);
-    tree.copy(buf, pos + 8);
-    pos += 8 + tree.length;
+  for (const [sig, data] of [['TREE', tree], ['FSMN', fsmn]] as const) {
+    if (!data) continue;
+    buf.write(sig, pos, 'latin1');
+    buf.writeUInt32BE(data.length, pos + 4);
+    data.copy(buf, pos + 8);
+    pos += 8 + data.length;
   }
   createHash('sha1').update(buf.subarray(0, pos)).digest().copy(buf, pos);
   return buf;
+}
+
+/**
+ * FSMN version 2: u32 version, NUL-terminated token, u32 bitmap size, then the EWAH bitmap of
+ * entries that are *not* fsmonitor-valid: here an empty one (u32 bit count 0, u32 word count 1,
+ * one zero run-length word, u32 position of the last run-length word 0).
+ */
+function fsmonitorExtension(token: string): Buffer {
+  if (token.includes('\0')) throw new Error('an fsmonitor token cannot hold a NUL');
+  const t = Buffer.from(token);
+  const ewah = Buffer.alloc(20);
+  ewah.writeUInt32BE(1, 4);
+  const out = Buffer.alloc(4 + t.length + 1 + 4 + ewah.length);
+  out.writeUInt32BE(2, 0);
+  t.copy(out, 4);
+  out.writeUInt32BE(ewah.length, 4 + t.length + 1);
+  ewah.copy(out, 4 + t.length + 5);
+  return out;
 }
 
 /** Writes `<gitDir>/index` atomically (temp + rename). */
