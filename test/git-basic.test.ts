@@ -4,10 +4,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, chmod, mkdir, open, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import type { Dir } from 'node:fs';
+import { chmod, mkdir, open, opendir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fuseTest } from './support/fuse-env.js';
 import { useGitLab } from './support/git-lab.js';
+import { append, link, put, remove } from './support/work-tree-edits.js';
 
 const lab = useGitLab();
 
@@ -42,4 +44,176 @@ test('read-only commands right after mounting match native and fetch no blob', f
   await tw.git(['show', 'HEAD~1:src/a.ts']);
   await tw.git(['log', '-p', '-1', '--', 'docs/guide.md']);
   await tw.check('read-only commands');
+});
+
+test('the harness notices a change made on one side only', fuseTest, async () => {
+  const tw = await (await lab()).twins('harness-self-check');
+  await put(tw.mount.dir, 'src/a.ts', 'only in the mount\n');
+  await assert.rejects(tw.check('one-sided edit'), /mount differs from the native checkout/);
+  await assert.rejects(tw.git(['diff', '--stat']), /stdout differs/);
+  await assert.rejects(tw.git(['diff', '--quiet']), /exit code in the mount 1, native 0/);
+  await put(tw.native.dir, 'src/a.ts', 'only in the mount\n');
+  await tw.check('the same edit on the other side');
+});
+
+test('status porcelain is byte-exact for every kind of change', fuseTest, async () => {
+  const tw = await (await lab()).twins('status-porcelain');
+  await tw.both(async (d) => {
+    await append(d, 'src/a.ts', 'unstaged\n'); // ' M'
+    await append(d, 'src/b.ts', 'staged\n'); // 'M '
+    await append(d, 'src/lib/c.ts', 'staged\n'); // 'MM' after the next append
+    await put(d, 'added.txt', 'added\n'); // 'A ', then 'AM'
+    await put(d, 'new.txt', 'untracked\n'); // '??'
+    await put(d, 'newdir/deep/x.txt', 'untracked dir\n'); // '?? newdir/'
+    await put(d, 'debug.log', 'ignored\n');
+    await put(d, 'build/out.txt', 'ignored dir\n');
+    await remove(d, 'docs/api/index.md'); // ' D'
+    await chmod(join(d, 'bin/tool'), 0o644); // ' M' (mode only)
+    await chmod(join(d, 'src/lib/deep/d.ts'), 0o755); // ' M' (mode only)
+    await link(d, 'link-readme', 'docs/guide.md'); // ' M' (retargeted symlink)
+    await link(d, 'package.json', 'config/app.json'); // ' T' (file → symlink)
+    await remove(d, 'link-dangling');
+    await put(d, 'link-dangling', 'symlink → file\n'); // ' T'
+  });
+  await tw.git(['add', 'src/b.ts', 'src/lib/c.ts', 'added.txt']);
+  await tw.git(['mv', 'config/old.json', 'config/renamed.json']); // 'R '
+  await tw.git(['rm', '-q', 'docs/api/types.md']); // 'D '
+  await chmod(join(tw.mount.dir, 'bin/run'), 0o644);
+  await chmod(join(tw.native.dir, 'bin/run'), 0o644);
+  await tw.git(['add', 'bin/run']); // 'M ' (mode only)
+  await tw.both(async (d) => {
+    await append(d, 'src/lib/c.ts', 'unstaged on top\n');
+    await append(d, 'added.txt', 'more\n');
+  });
+  for (const args of [
+    ['status', '--porcelain=v1', '-z'],
+    ['status', '--porcelain=v1', '-z', '-uall', '--ignored'],
+    ['status', '--porcelain=v2', '-z', '--branch'],
+    ['status', '-sb'],
+    ['status'],
+    ['diff', '--stat'],
+    ['diff', '--summary'],
+    ['diff', '--cached', '-M', '--summary', '--stat'],
+    ['diff', 'HEAD'],
+    ['diff', '--name-status', 'HEAD'],
+  ]) await tw.git(args);
+  await tw.check('every kind of change');
+});
+
+test('add, reset (mixed, soft, hard) and commit', fuseTest, async () => {
+  const tw = await (await lab()).twins('add-reset-commit');
+  await tw.both(async (d) => {
+    await put(d, 'src/a.ts', 'export const a = 2;\n');
+    await put(d, 'src/new/n.ts', 'export const n = 1;\n');
+    await remove(d, 'src/lib/deep');
+  });
+  await tw.git(['add', '-A']);
+  await tw.check('add -A');
+  await tw.git(['reset', '-q']);
+  await tw.check('reset (mixed)');
+  await tw.git(['add', 'src']);
+  await tw.git(['commit', '-q', '-m', 'first local commit']);
+  await tw.check('commit');
+  await tw.git(['reset', '-q', '--soft', 'HEAD~1']);
+  await tw.check('reset --soft');
+  await tw.git(['commit', '-q', '-m', 'first local commit, again']);
+  await tw.both((d) => append(d, 'README.md', 'amended\n'));
+  await tw.git(['commit', '-q', '-a', '--amend', '-m', 'amended']);
+  await tw.check('commit -a --amend');
+  await tw.both(async (d) => {
+    await append(d, 'src/b.ts', 'to be thrown away\n');
+    await put(d, 'src/lib/c.ts', 'replaced\n');
+    await put(d, 'untracked.txt', 'survives reset --hard\n');
+    await remove(d, 'docs');
+  });
+  await tw.git(['add', 'src/lib/c.ts']);
+  await tw.git(['reset', '-q', '--hard', 'HEAD~1']);
+  await tw.check('reset --hard HEAD~1');
+  await tw.git(['reset', '-q', '--hard', 'origin/main']);
+  await tw.git(['commit', '-q', '--allow-empty', '-m', 'empty']);
+  await tw.check('reset --hard origin/main, empty commit');
+});
+
+test('exec bits and symlinks are committed and checked out like natively', fuseTest, async () => {
+  const tw = await (await lab()).twins('exec-symlink');
+  await tw.both(async (d) => {
+    await put(d, 'scripts/build.sh', '#!/bin/sh\necho build\n', 0o755);
+    await chmod(join(d, 'bin/run'), 0o644);
+    await chmod(join(d, 'src/a.ts'), 0o755);
+    await link(d, 'links/to-file', '../README.md');
+    await link(d, 'links/to-dir', '../src/lib');
+    await link(d, 'links/dangling', 'nowhere');
+    await link(d, 'links/absolute', '/etc/hostname');
+    await link(d, 'link-readme', 'CHANGELOG.md');
+    await link(d, 'src/b.ts', 'a.ts');
+    await remove(d, 'link-lib');
+    await put(d, 'link-lib', 'was a symlink\n', 0o755);
+  });
+  await tw.git(['add', '-A']);
+  await tw.git(['commit', '-q', '-m', 'modes and links']);
+  await tw.git(['show', '--stat', '--summary', '--format=%T', 'HEAD']);
+  await tw.check('commit of modes and links');
+  await tw.git(['checkout', '-q', 'HEAD~1']);
+  await tw.check('checkout of the commit before (detached)');
+  await tw.git(['checkout', '-q', 'main']);
+  await tw.check('checkout back');
+});
+
+test('git mv of files and directories while handles are open in them', fuseTest, async () => {
+  const tw = await (await lab()).twins('mv-open-handles');
+  const handles = new Map<string, { file: FileHandle; dir: Dir }>();
+  for (const side of tw.sides) handles.set(side.name, { file: await open(join(side.dir, 'src/lib/deep/d.ts'), 'r+'), dir: await opendir(join(side.dir, 'src/lib')) });
+  const other = new Map<string, FileHandle>();
+  for (const side of tw.sides) other.set(side.name, await open(join(side.dir, 'src/a.ts'), 'a'));
+  await tw.git(['mv', 'src/lib', 'src/library']);
+  await tw.git(['mv', 'src/a.ts', 'src/alpha.ts']);
+  await tw.git(['mv', 'src/library/deep', 'deep']);
+  await tw.check('git mv with open handles');
+  for (const side of tw.sides) {
+    const { file, dir } = handles.get(side.name)!;
+    await file.write('// written through a handle opened before the moves\n', 0);
+    const names: string[] = [];
+    for await (const e of dir) names.push(e.name);
+    assert.deepEqual(names.sort(), ['c.ts'], `${side.name}: the moved directory's handle lists what is left in it`);
+    await file.close();
+    await other.get(side.name)!.appendFile('// appended through the handle\n');
+    await other.get(side.name)!.close();
+  }
+  await tw.check('writes through the old handles');
+  await tw.git(['add', '-A']);
+  await tw.git(['commit', '-q', '-m', 'moves']);
+  await tw.git(['show', '--stat', '-M', '--format=%T']);
+  await tw.check('commit of the moves');
+});
+
+test('clean -fd removes untracked files and directories, keeps ignored ones; -x removes those too', fuseTest, async () => {
+  const tw = await (await lab()).twins('clean');
+  await tw.both(async (d) => {
+    await put(d, 'untracked.txt', 'u\n');
+    await put(d, 'src/lib/untracked/deeper/u.ts', 'u\n');
+    await mkdir(join(d, 'empty/nested'), { recursive: true });
+    await put(d, 'docs/notes.md', 'u\n');
+    await put(d, 'trace.log', 'ignored\n');
+    await put(d, 'build/out/bin', 'ignored\n');
+    await put(d, 'src/a.ts', 'modified, not cleaned\n');
+  });
+  await tw.git(['clean', '-n', '-d']);
+  await tw.git(['clean', '-f']);
+  await tw.check('clean -f');
+  await tw.git(['clean', '-fd']);
+  await tw.check('clean -fd');
+  await tw.git(['clean', '-fdx']);
+  await tw.check('clean -fdx');
+});
+
+test('rm, rm --cached, restore --staged and restore', fuseTest, async () => {
+  const tw = await (await lab()).twins('rm-restore');
+  await tw.git(['rm', '-r', '-q', 'docs']);
+  await tw.git(['rm', '--cached', '-q', 'src/a.ts']);
+  await tw.both((d) => append(d, 'src/b.ts', 'edit\n'));
+  await tw.check('rm -r, rm --cached');
+  await tw.git(['restore', '--staged', 'docs/api', 'src/a.ts']);
+  await tw.check('restore --staged');
+  await tw.git(['restore', 'docs', 'src/b.ts']);
+  await tw.check('restore');
 });
