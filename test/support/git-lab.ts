@@ -10,12 +10,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { afs, startDaemon, type DaemonChild } from './cli.js';
-import { gitRun } from './git-fixtures.js';
+import { basicAuthEnv, gitRun } from './git-fixtures.js';
 import { startGitServer, type GitServer } from './git-server.js';
 import { makeScenarioRepo } from './git-scenario-repo.js';
 import { GitTwins } from './git-twins.js';
 
 const DAEMON_ARGS = ['--hydration-concurrency', '0'];
+
+export interface TwinsOptions {
+  /**
+   * Serve both remotes behind basic auth: the mount's add-repo gets the credentials in its URL
+   * (which artifact-fs strips), the native clone gets them as a header for the clone only. Neither
+   * side's git config holds them afterwards.
+   */
+  auth?: { user: string; password: string };
+}
 const REMOUNT_TIMEOUT_MS = 30_000;
 
 export class GitLab {
@@ -26,6 +35,7 @@ export class GitLab {
   readonly #mnt: string;
   readonly #names: string[] = [];
   #daemon: DaemonChild;
+  #authServer: Promise<GitServer> | undefined;
 
   private constructor(dir: string, fixture: string, server: GitServer) {
     this.#dir = dir;
@@ -45,26 +55,40 @@ export class GitLab {
   }
 
   /** A fresh mount and native clone of two copies of the fixture, named after the scenario. */
-  async twins(scenario: string): Promise<GitTwins> {
+  async twins(scenario: string, opts: TwinsOptions = {}): Promise<GitTwins> {
     const name = scenario.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 40);
     if (this.#names.includes(name)) throw new Error(`scenario name ${name} used twice`);
     const [mountRemote, nativeRemote] = [`${name}-m.git`, `${name}-n.git`].map((r) => join(this.#dir, 'remotes', r)) as [string, string];
     await cp(this.#fixture, mountRemote, { recursive: true });
     await cp(this.#fixture, nativeRemote, { recursive: true });
-    const add = await afs(this.#state, ['add-repo', '--name', name, '--remote', this.server.url(`${name}-m`), '--mount-root', this.#mnt]);
+    const server = opts.auth ? await this.#authServerFor(opts.auth) : this.server;
+    const [mountUrl, nativeUrl] = [server.url(`${name}-m`), server.url(`${name}-n`)];
+    const addUrl = opts.auth ? mountUrl.replace('http://', `http://${opts.auth.user}:${opts.auth.password}@`) : mountUrl;
+    const add = await afs(this.#state, ['add-repo', '--name', name, '--remote', addUrl, '--mount-root', this.#mnt]);
     if (add.code !== 0) throw new Error(`add-repo ${name} failed: ${add.stderr}`);
     this.#names.push(name);
     const native = join(this.#dir, 'native', name);
-    const clone = await gitRun(['clone', '-q', '--single-branch', '--no-tags', this.server.url(`${name}-n`), native]);
+    const env = opts.auth ? basicAuthEnv(opts.auth.user, opts.auth.password) : {};
+    const clone = await gitRun(['clone', '-q', '--single-branch', '--no-tags', nativeUrl, native], { env });
     if (clone.code !== 0) throw new Error(`native clone failed: ${clone.stderr}`);
     const mount = join(this.#mnt, name);
     await this.#daemon.waitMounted(mount);
     const gitDir = (await readFile(join(mount, '.git'), 'utf8')).replace(/^gitdir: /, '').trim();
     return new GitTwins(
-      { name: 'mount', dir: mount, gitDir, remote: mountRemote, url: this.server.url(`${name}-m`) },
-      { name: 'native', dir: native, gitDir: join(native, '.git'), remote: nativeRemote, url: this.server.url(`${name}-n`) },
-      this.server,
+      { name: 'mount', dir: mount, gitDir, remote: mountRemote, url: mountUrl },
+      { name: 'native', dir: native, gitDir: join(native, '.git'), remote: nativeRemote, url: nativeUrl },
+      server,
     );
+  }
+
+  /** A second server on the same remotes, behind basic auth (one per lab). */
+  #authServerFor(auth: { user: string; password: string }): Promise<GitServer> {
+    return (this.#authServer ??= startGitServer({ root: join(this.#dir, 'remotes'), basicAuth: auth }));
+  }
+
+  /** The state root (to inspect what artifact-fs stored). */
+  get stateRoot(): string {
+    return this.#state;
   }
 
   /** Stops the daemon (SIGTERM: clean unmount; SIGKILL: the mounts go stale) and starts a new one. */
@@ -100,6 +124,7 @@ export class GitLab {
     // A daemon that died uncleanly leaves its mounts stale: never leave them behind.
     for (const name of this.#names) spawnSync('umount', ['-l', join(this.#mnt, name)], { stdio: 'ignore' });
     await this.server.close();
+    await (await this.#authServer)?.close();
     await rm(this.#dir, { recursive: true, force: true });
   }
 }

@@ -10,6 +10,8 @@
 //
 // One difference is by design and removed before comparing: the mount's git dir is a blobless
 // partial clone, which `git remote -v` shows as a ` [blob:none]` suffix on the fetch URL.
+//
+// AFS_TWINS_TRACE=1 prints every step with its exit code and the mount's fetch count.
 
 import assert from 'node:assert/strict';
 import { gitRun, type GitResult } from './git-fixtures.js';
@@ -34,7 +36,7 @@ export interface StepOptions {
   stderr?: boolean;
   /** Compare stdout (default true). */
   stdout?: boolean;
-  /** Exit code both sides must have; default: whatever native had, and mount the same. */
+  /** Exit code both sides must have (default 0: a step that fails by surprise fails the test). */
   code?: number | 'nonzero';
 }
 
@@ -55,13 +57,14 @@ export const PINNED_ENV: Readonly<Record<string, string>> = {
 export class GitTwins {
   readonly mount: Side;
   readonly native: Side;
-  readonly #server: GitServer;
+  /** The server both remotes are served by (its counters). */
+  readonly server: GitServer;
   readonly #log: string[] = [];
 
   constructor(mount: Side, native: Side, server: GitServer) {
     this.mount = mount;
     this.native = native;
-    this.#server = server;
+    this.server = server;
   }
 
   get sides(): readonly Side[] {
@@ -71,14 +74,15 @@ export class GitTwins {
   /** Runs `git <args>` in the mount, then natively; asserts both ended alike. */
   async git(args: readonly string[], opts: StepOptions = {}): Promise<StepResult> {
     const label = `git ${args.join(' ')}`;
-    const before = this.#server.stats.fetchRequests;
+    const before = this.server.stats.fetchRequests;
     const mount = await this.run(this.mount, args);
-    const mountFetches = this.#server.stats.fetchRequests - before;
+    const mountFetches = this.server.stats.fetchRequests - before;
     const native = await this.run(this.native, args);
     this.#log.push(`${label} → ${native.code}`);
+    if (process.env.AFS_TWINS_TRACE) process.stderr.write(`[twins] ${label} → ${native.code}, mount fetches ${mountFetches}\n`);
     const where = `${label} (steps so far: ${this.#log.join('; ')})`;
     if (opts.code === 'nonzero') assert.notEqual(native.code, 0, `${where}: native git succeeded, the step expects a failure\n${native.stderr}`);
-    else if (opts.code !== undefined) assert.equal(native.code, opts.code, `${where}: native exit code\n${native.stderr}`);
+    else assert.equal(native.code, opts.code ?? 0, `${where}: native exit code\n${native.stderr}`);
     assert.equal(mount.code, native.code, `${where}: exit code in the mount ${mount.code}, native ${native.code}\nmount stderr: ${mount.stderr}\nnative stderr: ${native.stderr}`);
     if (opts.stdout !== false) assert.equal(this.#norm(this.mount, mount.stdout), this.#norm(this.native, native.stdout), `${where}: stdout differs`);
     if (opts.stderr !== false) assert.equal(this.#norm(this.mount, mount.stderr), this.#norm(this.native, native.stderr), `${where}: stderr differs`);
