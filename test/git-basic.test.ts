@@ -21,6 +21,19 @@ test('git status right after mounting fetches no blob', { ...fuseTest, todo: STA
   assert.equal(r.mountFetches, 0);
 });
 
+const COMMIT_PREFETCH = 'git 2.39 commit (cache_tree_update → prefetch_cache_entries) fetches every index blob missing from a partial clone: the first commit in a fresh mount downloads all of HEAD (one batch); the mount would need those blobs local or an index git does not prefetch from';
+
+test('the first commit after mounting fetches no blob it does not commit', { ...fuseTest, todo: COMMIT_PREFETCH }, async () => {
+  const tw = await (await lab()).twins('first-commit');
+  const missing = async () => (await tw.run(tw.mount, ['rev-list', '--objects', '--missing=print', 'HEAD'])).stdout.toString().split('\n').filter((l) => l.startsWith('?')).length;
+  const before = await missing();
+  assert.ok(before > 10, `only ${before} blobs are missing after mounting`);
+  await tw.both((d) => put(d, 'new.txt', 'new\n'));
+  await tw.git(['add', 'new.txt']);
+  await tw.git(['commit', '-q', '-m', 'one new file']);
+  assert.equal(await missing(), before, 'the commit downloaded blobs it did not need');
+});
+
 test('read-only commands right after mounting match native and fetch no blob', fuseTest, async () => {
   const tw = await (await lab()).twins('read-only');
   await tw.git(['status', '--porcelain=v1', '-z']); // see STATUS_REFETCH
@@ -216,4 +229,61 @@ test('rm, rm --cached, restore --staged and restore', fuseTest, async () => {
   await tw.check('restore --staged');
   await tw.git(['restore', 'docs', 'src/b.ts']);
   await tw.check('restore');
+});
+
+test('names with spaces, unicode, quotes, tabs and newlines', fuseTest, async () => {
+  const tw = await (await lab()).twins('odd-names');
+  const names = ['dir with space/file name.txt', 'ünïcödé/ñame.md', 'quote"and\\backslash.txt', 'tab\there.txt', 'new\nline.txt', '-dash.txt', ' leading-space.txt'];
+  await tw.both(async (d) => { for (const n of names) await put(d, n, `${n}\n`); });
+  await tw.git(['status', '--porcelain=v1']);
+  await tw.git(['status', '--porcelain=v1', '-z', '-uall']);
+  await tw.git(['add', '-A']);
+  await tw.git(['-c', 'core.quotePath=false', 'status', '--short']);
+  await tw.git(['commit', '-q', '-m', 'odd names']);
+  await tw.git(['mv', 'dir with space', 'dir with more space']);
+  await tw.git(['mv', 'new\nline.txt', 'ünïcödé/new\nline.txt']);
+  await tw.check('odd names committed and moved');
+});
+
+test('hundreds of files in one directory (many readdir batches): status, add, commit, rm -r, stash -u, clean -fd', fuseTest, async () => {
+  const tw = await (await lab()).twins('many-files');
+  const many = (d: string, dir: string) => Promise.all(Array.from({ length: 500 }, (_, i) => put(d, `${dir}/f${String(i).padStart(4, '0')}.txt`, `${dir} ${i}\n`)));
+  await tw.both((d) => many(d, 'gen'));
+  await tw.git(['status', '--porcelain=v1', '-z', '-uall']);
+  await tw.git(['add', 'gen']);
+  await tw.git(['commit', '-q', '-m', '500 files']);
+  await tw.git(['rm', '-r', '-q', 'gen']);
+  await tw.check('git rm -r of 500 files');
+  await tw.git(['reset', '-q', '--hard']);
+  await tw.both((d) => many(d, 'untracked'));
+  await tw.git(['stash', 'push', '-q', '--include-untracked']);
+  await tw.check('stash -u of 500 untracked files');
+  await tw.git(['stash', 'pop', '-q']);
+  await tw.git(['status', '--porcelain=v1', '-z']);
+  await tw.git(['clean', '-q', '-fd']);
+  await tw.check('clean -fd of 500 untracked files');
+  await tw.git(['checkout', '-q', 'HEAD~1']);
+  await tw.check('checkout removing 500 tracked files');
+});
+
+test('reset --hard and checkout replace files that have open handles', fuseTest, async () => {
+  const tw = await (await lab()).twins('replace-open');
+  await tw.git(['fetch', '-q', 'origin', 'feature/many:refs/remotes/origin/feature/many']);
+  const handles = new Map<string, FileHandle[]>();
+  for (const side of tw.sides) {
+    await put(side.dir, 'src/a.ts', 'local change, open\n');
+    handles.set(side.name, [await open(join(side.dir, 'src/a.ts'), 'r+'), await open(join(side.dir, 'src/b.ts'), 'r'), await open(join(side.dir, 'docs/api/types.md'), 'r')]);
+  }
+  await tw.git(['reset', '-q', '--hard']);
+  await tw.git(['checkout', '-q', 'origin/feature/many']);
+  await tw.check('files replaced under open handles');
+  for (const side of tw.sides) {
+    const [a, b, gone] = handles.get(side.name)!;
+    assert.equal((await a!.readFile('utf8')), 'local change, open\n', `${side.name}: the old handle keeps the old content`);
+    await a!.write('through the stale handle\n', 0);
+    assert.equal((await b!.readFile('utf8')), 'export const b = 2;\n', `${side.name}: b.ts's old handle`);
+    assert.equal((await gone!.readFile('utf8')), '# Types\n', `${side.name}: a deleted file's handle`);
+    for (const h of [a, b, gone]) await h!.close();
+  }
+  await tw.check('after writing through a stale handle');
 });

@@ -75,11 +75,15 @@ export class GitTwins {
   async git(args: readonly string[], opts: StepOptions = {}): Promise<StepResult> {
     const label = `git ${args.join(' ')}`;
     const before = this.server.stats.fetchRequests;
+    const t0 = performance.now();
     const mount = await this.run(this.mount, args);
+    const mountMs = performance.now() - t0;
     const mountFetches = this.server.stats.fetchRequests - before;
+    const t1 = performance.now();
     const native = await this.run(this.native, args);
+    const nativeMs = performance.now() - t1;
     this.#log.push(`${label} → ${native.code}`);
-    if (process.env.AFS_TWINS_TRACE) process.stderr.write(`[twins] ${label} → ${native.code}, mount fetches ${mountFetches}\n`);
+    if (process.env.AFS_TWINS_TRACE) process.stderr.write(`[twins] ${label} → ${native.code}, mount fetches ${mountFetches}, ${mountMs.toFixed(0)} ms (native ${nativeMs.toFixed(0)} ms)\n`);
     const where = `${label} (steps so far: ${this.#log.join('; ')})`;
     if (opts.code === 'nonzero') assert.notEqual(native.code, 0, `${where}: native git succeeded, the step expects a failure\n${native.stderr}`);
     else assert.equal(native.code, opts.code ?? 0, `${where}: native exit code\n${native.stderr}`);
