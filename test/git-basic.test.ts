@@ -161,6 +161,10 @@ test('exec bits and symlinks are committed and checked out like natively', fuseT
     await link(d, 'src/b.ts', 'a.ts');
     await remove(d, 'link-lib');
     await put(d, 'link-lib', 'was a symlink\n', 0o755);
+    await remove(d, 'docs/api');
+    await link(d, 'docs/api', '../src'); // a directory becomes a symlink
+    await remove(d, 'config/app.json');
+    await put(d, 'config/app.json/nested.json', '{}\n'); // a file becomes a directory
   });
   await tw.git(['add', '-A']);
   await tw.git(['commit', '-q', '-m', 'modes and links']);

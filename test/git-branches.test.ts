@@ -36,6 +36,9 @@ test('checkout of a branch that changes many files, and back', fuseTest, async (
   await tw.check('checkout -, switch -c');
   await tw.git(['checkout', '-q', '--detach', 'origin/side']);
   await tw.check('detached checkout of origin/side');
+  // Parallel checkout: four workers create files in the same directories at once.
+  await tw.git(['-c', 'checkout.workers=4', '-c', 'checkout.thresholdForParallelism=1', 'checkout', '-q', 'feature/many']);
+  await tw.check('parallel checkout of feature/many');
   await tw.git(['branch', '-q', '-D', 'topic']);
   await tw.git(['checkout', '-q', 'main']);
   await tw.check('branch -D, back to main');

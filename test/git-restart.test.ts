@@ -106,3 +106,19 @@ test('a stash and edits survive a daemon crash (SIGKILL) and the stash pops clea
   await tw.git(['stash', 'pop', '-q']);
   await tw.check('stash popped after the crash');
 });
+
+test('a crash right after commits and a branch switch loses nothing git wrote', fuseTest, async () => {
+  const l = await lab();
+  const tw = await l.twins('crash-after-checkout');
+  await tw.git(['fetch', '-q', 'origin', 'feature/many:refs/remotes/origin/feature/many']);
+  await tw.both((d) => put(d, 'src/a.ts', 'export const a = "committed before the crash";\n'));
+  await tw.git(['commit', '-q', '-a', '-m', 'before the crash']);
+  await tw.git(['checkout', '-q', '-b', 'many', 'origin/feature/many']);
+  // No check() before the kill: nothing may have been read back (and flushed again) since git wrote.
+  await l.restart('SIGKILL');
+  await tw.check('after the crash');
+  await tw.git(['checkout', '-q', 'main']);
+  await tw.check('back on main');
+  await l.restart('SIGTERM');
+  await tw.check('after a clean restart on main');
+});

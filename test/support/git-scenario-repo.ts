@@ -3,7 +3,8 @@
 // three branches made for the workflows:
 //   feature/many  changes many files: edits, additions in new nested dirs, deletions, an exec bit
 //                 set and one cleared, a symlink retargeted, a file turned into a symlink and a
-//                 symlink into a file, a directory replaced by a file;
+//                 symlink into a file, a directory replaced by a file, a 300 KiB binary (more
+//                 than one FUSE write);
 //   conflict      edits src/a.ts and README.md, which the scenarios also edit locally;
 //   side          forks from main's first commit (so `merge --no-ff` makes a real merge and
 //                 `rebase` has something to replay) and touches files main's second commit does not.
@@ -30,6 +31,7 @@ export const SCENARIO_FILES: Readonly<Record<string, FixtureFile>> = {
   'link-dangling': { symlink: 'does/not/exist' },
   'config/app.json': '{ "debug": false }\n',
   'config/old.json': '{ "legacy": true }\n',
+  'empty.txt': '',
 };
 
 /** Commit times: fixed, so every clone of the fixture has the same commit ids. */
@@ -55,6 +57,8 @@ export async function makeScenarioRepo(dir: string, name = 'scenario'): Promise<
     'link-dangling': 'now a regular file\n',
     'assets': 'assets is a file on feature/many\n',
     'NEWS.md': 'news\n',
+    'media/big.bin': Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7 + (i >> 10)) % 256)),
+    'empty.txt': 'no longer empty\n',
   }, { branch: 'feature/many', from: 'main', message: 'feature/many: change many files', time: T0 + 200, delete: ['config/old.json', 'src/lib/deep/e.ts', 'docs/api/types.md', 'assets/logo.bin'] });
   await addCommit(bare, {
     'src/a.ts': 'export const a = "conflict branch";\n',
