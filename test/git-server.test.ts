@@ -178,3 +178,26 @@ test('fixtures are deterministic; addCommit adds commits and branches', async (t
   assert.equal((await git(['--git-dir', one.bare, 'rev-parse', 'topic^'])).trim(), one.head);
   assert.notEqual(topic, second);
 });
+
+test('pushes reach the bare repository and are counted; receivePack: false refuses them', async (t) => {
+  const { dir, repo, server } = await setup(t);
+  const work = join(dir, 'work');
+  assert.equal((await gitRun(['clone', '-q', server.url('repo'), work])).code, 0);
+  const env = { GIT_AUTHOR_NAME: 'P', GIT_AUTHOR_EMAIL: 'p@example.com', GIT_COMMITTER_NAME: 'P', GIT_COMMITTER_EMAIL: 'p@example.com' };
+  assert.equal((await gitRun(['-C', work, 'commit', '-q', '--allow-empty', '-m', 'pushed'], { env })).code, 0);
+  const pushed = (await git(['-C', work, 'rev-parse', 'HEAD'])).trim();
+  server.resetStats();
+  const push = await gitRun(['-C', work, 'push', '-q', 'origin', 'HEAD:refs/heads/main']);
+  assert.equal(push.code, 0, push.stderr);
+  assert.equal((await git(['--git-dir', repo.bare, 'rev-parse', 'refs/heads/main'])).trim(), pushed);
+  assert.equal(server.stats.pushRequests, 1);
+  assert.equal(server.stats.fetchRequests, 0);
+
+  const closed = await startGitServer({ root: join(dir, 'srv'), receivePack: false });
+  defer(t, () => closed.close());
+  assert.equal((await gitRun(['-C', work, 'commit', '-q', '--allow-empty', '-m', 'refused'], { env })).code, 0);
+  const refused = await gitRun(['-C', work, 'push', '-q', closed.url('repo'), 'HEAD:refs/heads/main']);
+  assert.notEqual(refused.code, 0);
+  assert.equal((await git(['--git-dir', repo.bare, 'rev-parse', 'refs/heads/main'])).trim(), pushed);
+  assert.equal(closed.stats.pushRequests, 0);
+});

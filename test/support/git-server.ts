@@ -1,8 +1,9 @@
 // A real smart-HTTP git server for tests and benchmarks: `git http-backend` (CGI) behind node:http
 // on 127.0.0.1:0, with the knobs the daemon's behaviour is measured against: added latency per
-// request (a WAN round trip), basic auth, a gate that holds requests until released, and counters
-// of requests, bytes and protocol v2 commands. Upload-pack config is passed through
-// GIT_CONFIG_* env, so one repository can be served with and without object-info at once.
+// request (a WAN round trip), basic auth, a gate that holds requests until released, pushes
+// (receive-pack), and counters of requests, bytes and protocol v2 commands. Upload-pack config is
+// passed through GIT_CONFIG_* env, so one repository can be served with and without object-info at
+// once.
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -25,6 +26,11 @@ export interface GitServerOptions {
   latencyMs?: number;
   /** Require these basic-auth credentials (401 + WWW-Authenticate otherwise). */
   basicAuth?: { user: string; password: string };
+  /**
+   * Accept pushes: http-backend serves receive-pack only when `http.receivepack` is true (without
+   * it, only to authenticated users). Default true.
+   */
+  receivePack?: boolean;
   /** More upload-pack config for this server only. */
   config?: Record<string, string>;
 }
@@ -41,6 +47,8 @@ export interface GitServerStats {
   byCommand: Map<string, number>;
   objectInfoRequests: number;
   fetchRequests: number;
+  /** Pushes: POST git-receive-pack requests (a push's ref advertisement is a GET, not counted). */
+  pushRequests: number;
 }
 
 export interface GitServer {
@@ -69,7 +77,7 @@ const BASE_CONFIG: Readonly<Record<string, string>> = {
 };
 
 function emptyStats(): GitServerStats {
-  return { requests: 0, bytesOut: 0, bytesIn: 0, byPath: new Map(), byCommand: new Map(), objectInfoRequests: 0, fetchRequests: 0 };
+  return { requests: 0, bytesOut: 0, bytesIn: 0, byPath: new Map(), byCommand: new Map(), objectInfoRequests: 0, fetchRequests: 0, pushRequests: 0 };
 }
 
 export async function startGitServer(opts: GitServerOptions): Promise<GitServer> {
@@ -198,6 +206,7 @@ class TestGitServer implements GitServer {
     const service = /\/(info\/refs|git-upload-pack|git-receive-pack|HEAD|objects\/.*)$/.exec(pathInfo)?.[1] ?? pathInfo;
     const key = `${req.method ?? 'GET'} ${service}`;
     this.stats.byPath.set(key, (this.stats.byPath.get(key) ?? 0) + 1);
+    if (key === 'POST git-receive-pack') this.stats.pushRequests++;
   }
 
   /** The user name when the request may proceed; false for a 401. */
@@ -258,6 +267,7 @@ function serverEnv(opts: GitServerOptions): NodeJS.ProcessEnv {
   const config: Record<string, string> = {
     ...BASE_CONFIG,
     'transfer.advertiseObjectInfo': String(opts.objectInfo ?? true),
+    'http.receivepack': String(opts.receivePack ?? true),
     ...opts.config,
   };
   const env: NodeJS.ProcessEnv = {
