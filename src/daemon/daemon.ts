@@ -73,6 +73,13 @@ export class Daemon {
     this.#cache = await BlobCache.open({ root: root.dir });
     this.#hydrator = new Hydrator({ cache: this.#cache, concurrency: Math.max(1, this.#o.hydrationConcurrency), log: (level: Level, msg: string) => log(level, msg) });
     this.#refresh = new RefreshLoop({ root, db: this.#db, log });
+    // Listening before the first mount: a command that sees a mount can always reach the daemon.
+    try {
+      this.#control = await ControlServer.listen(root.socket, controlOps(this.#controlTarget()), log);
+    } catch (err) {
+      // Commands still work through the registry, which this daemon follows.
+      log('error', `no control socket: ${(err as Error).message}`);
+    }
     await this.#reconcile();
     this.#timers.push(setInterval(() => void this.#reconcile(), RECONCILE_MS));
     // React at once when another command writes the registry (the poll is the fallback).
@@ -84,12 +91,6 @@ export class Daemon {
     this.#onUsr2 = () => { for (const [name, m] of this.#repos) log('info', 'fuse requests', { repo: name, ...m.requestCounts() }); };
     process.on('SIGUSR2', this.#onUsr2);
     this.#timers.push(setInterval(() => this.#publish(), PUBLISH_MS));
-    try {
-      this.#control = await ControlServer.listen(root.socket, controlOps(this.#controlTarget()), log);
-    } catch (err) {
-      // Commands still work through the registry, which this daemon follows.
-      log('error', `no control socket: ${(err as Error).message}`);
-    }
     log('info', 'daemon started', { repos: this.#repos.size, pid: process.pid, socket: this.#control ? root.socket : null });
   }
 

@@ -3,6 +3,8 @@
 // downloads a blob: the git dir is a blobless partial clone, the fetch keeps the blob:none filter,
 // and GIT_NO_LAZY_FETCH=1 makes git fail rather than fetch a missing object on the side.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { GitError, lastLine, runGit } from './git-run.js';
 import { redactUrl } from '../util/redact.js';
 
@@ -63,18 +65,57 @@ export interface AheadBehind {
   behind: number;
 }
 
-/** Counts locally (commits only: no blob is read, nothing is fetched). */
+/**
+ * Counts locally (commits only: no blob is read, nothing is fetched). The count is remembered
+ * per git dir with the two commits it was made for, which are read from the ref files: `status`
+ * asks for it every time, and a git process per status costs 10–150 ms on a busy machine.
+ */
 export async function aheadBehind(gitDir: string, u: Upstream, signal?: AbortSignal): Promise<AheadBehind> {
-  const count = async (ref: string) => {
-    const out = await runGit(['--git-dir', gitDir, 'rev-list', '--left-right', '--count', `HEAD...${ref}`, '--'], { env: { GIT_NO_LAZY_FETCH: '1' }, signal });
-    const [ahead, behind] = out.trim().split(/\s+/).map(Number);
-    return { ahead: ahead ?? 0, behind: behind ?? 0 };
+  const head = resolveRef(gitDir, 'HEAD');
+  let ref = trackingRef(u);
+  let upstream = resolveRef(gitDir, ref);
+  if (upstream === undefined && !('branch' in u)) upstream = resolveRef(gitDir, (ref = BEFORE_FIRST_REFRESH));
+  const key = head !== undefined && upstream !== undefined ? `${head} ${upstream}` : undefined;
+  const hit = counted.get(gitDir);
+  if (key !== undefined && hit?.key === key) return hit.value;
+  const args = ['--git-dir', gitDir, 'rev-list', '--left-right', '--count', key !== undefined ? `${head}...${upstream}` : `HEAD...${ref}`, '--'];
+  const [ahead, behind] = (await runGit(args, { env: { GIT_NO_LAZY_FETCH: '1' }, signal })).trim().split(/\s+/).map(Number);
+  const value = { ahead: ahead ?? 0, behind: behind ?? 0 };
+  if (key !== undefined) counted.set(gitDir, { key, value });
+  return value;
+}
+
+/** The last count per git dir (one entry per repo: bounded by the number of repos). */
+const counted = new Map<string, { key: string; value: AheadBehind }>();
+
+const OID = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
+
+/**
+ * The object id `name` (HEAD or a full ref name) points at, read from the git dir's files (loose
+ * ref, else packed-refs; symbolic refs followed): undefined when it does not exist or is stored
+ * some other way (the caller then asks git). Synchronous on purpose: the files are tiny and
+ * cached, and in the daemon the libuv threadpool is often queued with hydration I/O, which would
+ * add its queueing delay to every `status`.
+ */
+export function resolveRef(gitDir: string, name: string): string | undefined {
+  const read = (p: string): string | undefined => {
+    try {
+      return readFileSync(join(gitDir, p), 'utf8');
+    } catch {
+      return undefined;
+    }
   };
-  if ('branch' in u) return count(trackingRef(u));
-  try {
-    return await count(trackingRef(u));
-  } catch (err) {
-    if (!(err instanceof GitError)) throw err;
-    return count(BEFORE_FIRST_REFRESH);
+  for (let depth = 0; depth < 5; depth++) {
+    const text = read(name)?.trim();
+    if (text?.startsWith('ref: ')) { name = text.slice(5); continue; }
+    if (text !== undefined) return OID.test(text) ? text : undefined;
+    for (const line of (read('packed-refs') ?? '').split('\n')) {
+      if (line.endsWith(` ${name}`) && !line.startsWith('#') && !line.startsWith('^')) {
+        const oid = line.slice(0, line.indexOf(' '));
+        return OID.test(oid) ? oid : undefined;
+      }
+    }
+    return undefined;
   }
+  return undefined;
 }
