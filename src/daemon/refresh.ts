@@ -54,6 +54,8 @@ interface Entry {
   /** When the next periodic fetch is due (undefined: none scheduled). */
   dueAt: number | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** A fetch of this repo is running or waiting for one that is (it schedules the next when it ends). */
+  busy: number;
   /** Fetches of one repo run one after another (two would race for the ref lock). */
   chain: Promise<unknown>;
 }
@@ -74,7 +76,7 @@ export interface RefreshLoopOptions {
 export class RefreshLoop {
   readonly #o: RefreshLoopOptions;
   // INVARIANT: an entry has a timer iff its intervalMs is not null, the loop is open, and no
-  // fetch of it is running (the running fetch schedules the next one when it ends).
+  // fetch of it is running or queued (busy === 0; the last one schedules the next when it ends).
   readonly #entries = new Map<string, Entry>();
   readonly #closing = new AbortController();
   /** Every fetch in progress, including those of repos removed meanwhile (close() waits for them). */
@@ -96,7 +98,7 @@ export class RefreshLoop {
         e.config = c;
         if (changed) {
           e.intervalMs = interval(c.refresh);
-          if (e.timer) this.#schedule(e); // a running fetch reschedules itself with the new interval
+          if (e.busy === 0) this.#schedule(e); // a running fetch reschedules itself with the new interval
         }
       }
     }
@@ -136,7 +138,7 @@ export class RefreshLoop {
     const rec = readFetch(this.#o.db, c.name);
     const e: Entry = {
       config: c, intervalMs: interval(c.refresh), failures: rec?.failures ?? 0,
-      lastAttempt: Date.parse(rec?.lastFetch ?? c.createdAt), dueAt: undefined, timer: undefined, chain: Promise.resolve(),
+      lastAttempt: Date.parse(rec?.lastFetch ?? c.createdAt), dueAt: undefined, timer: undefined, busy: 0, chain: Promise.resolve(),
     };
     this.#entries.set(c.name, e);
     this.#schedule(e);
@@ -159,12 +161,19 @@ export class RefreshLoop {
   #run(e: Entry): Promise<FetchRecord> {
     clearTimeout(e.timer);
     e.timer = undefined;
+    e.dueAt = undefined;
+    e.busy++;
     const run = e.chain.then(async () => {
       const before = e.failures;
-      const rec = await fetchOnce(this.#o.root, this.#o.db, e.config, this.#closing.signal);
+      let rec: FetchRecord;
+      try {
+        rec = await fetchOnce(this.#o.root, this.#o.db, e.config, this.#closing.signal);
+      } finally {
+        e.busy--;
+      }
       e.failures = rec.failures;
       e.lastAttempt = Date.parse(rec.lastFetch);
-      this.#schedule(e);
+      if (e.busy === 0) this.#schedule(e);
       const fields = { repo: e.config.name, failures: rec.failures, next_ms: e.dueAt !== undefined ? e.dueAt - Date.now() : null };
       if (rec.result !== 'ok') this.#o.log('warn', `refresh of ${e.config.name} failed: ${rec.result}`, fields);
       else if (before > 0) this.#o.log('info', `refresh of ${e.config.name} recovered`, fields);

@@ -44,14 +44,26 @@ const NO_SIDE_EFFECTS = ['--no-tags', '--no-write-fetch-head', '--no-auto-mainte
 export async function fetchUpstream(gitDir: string, u: Upstream, o: FetchOptions = {}): Promise<void> {
   const src = 'branch' in u ? `refs/heads/${u.branch}` : u.ref;
   const args = ['--git-dir', gitDir, 'fetch', ...NO_SIDE_EFFECTS, '--filter=blob:none', 'origin', `+${src}:${trackingRef(u)}`];
-  try {
-    await runGit(args, { config: o.config, signal: o.signal, env: { GIT_NO_LAZY_FETCH: '1' } });
-  } catch (err) {
-    if (err instanceof GitError) throw new FetchError(describe(err.stderr, src));
-    if ((err as Error).name === 'AbortError') throw new FetchError('fetch aborted (timed out or daemon stopping)');
-    throw new FetchError(`fetch failed: ${(err as Error).message}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runGit(args, { config: o.config, signal: o.signal, env: { GIT_NO_LAZY_FETCH: '1' } });
+      return;
+    } catch (err) {
+      // Two fetches of one repo at once (two CLI commands without a daemon): the loser finds
+      // the ref locked; the winner's result is as good, but fetch again to be sure of it.
+      if (err instanceof GitError && LOCKED.test(err.stderr) && attempt < LOCK_ATTEMPTS) {
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+        continue;
+      }
+      if (err instanceof GitError) throw new FetchError(describe(err.stderr, src));
+      if ((err as Error).name === 'AbortError') throw new FetchError('fetch aborted (timed out or daemon stopping)');
+      throw new FetchError(`fetch failed: ${(err as Error).message}`);
+    }
   }
 }
+
+const LOCKED = /cannot lock ref|Unable to create '.*\.lock'/;
+const LOCK_ATTEMPTS = 4;
 
 function describe(stderr: string, src: string): string {
   if (/couldn't find remote ref/i.test(stderr)) return `fetch failed: ${src} not found on the remote`;
