@@ -63,7 +63,8 @@ export class RepoMount {
     this.#store = await OverlayStore.open({ db, repo: c.name, dir: join(root.repoDir(c.name), 'overlay'), firstFreeIno: snapshot.maxIno + 1 });
     this.#fs = new WorkTreeFs({
       snapshot, store: this.#store, gitDir: c.gitDir, blobs, statfsPath: root.dir,
-      onSizeLearned: (ino, size) => recordSize(db, c.name, c.generation, ino, size),
+      // Persisted, and in the snapshot too: live `status` totals come from it.
+      onSizeLearned: (ino, size) => { recordSize(db, c.name, c.generation, ino, size); const n = snapshot.byIno(ino); if (n) n.size = size; },
       log: (level, message) => log(level, message, { repo: c.name }),
     });
     await mkdir(this.mountpoint, { recursive: true });
