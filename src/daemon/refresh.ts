@@ -126,7 +126,7 @@ export class RefreshLoop {
     return this.#entries.get(name)?.dueAt;
   }
 
-  /** Stops the timers and aborts running fetches (they record a failure line). Idempotent. */
+  /** Stops the timers and aborts running fetches (not recorded as failures). Idempotent. */
   async close(): Promise<void> {
     this.#closing.abort();
     for (const e of this.#entries.values()) clearTimeout(e.timer);
@@ -175,6 +175,7 @@ export class RefreshLoop {
       e.lastAttempt = Date.parse(rec.lastFetch);
       if (e.busy === 0) this.#schedule(e);
       const fields = { repo: e.config.name, failures: rec.failures, next_ms: e.dueAt !== undefined ? e.dueAt - Date.now() : null };
+      if (this.#closing.signal.aborted) return rec;
       if (rec.result !== 'ok') this.#o.log('warn', `refresh of ${e.config.name} failed: ${rec.result}`, fields);
       else if (before > 0) this.#o.log('info', `refresh of ${e.config.name} recovered`, fields);
       else this.#o.log('debug', `refreshed ${e.config.name}`, fields);
