@@ -15,11 +15,17 @@ export async function daemonCommand(args: string[]): Promise<number> {
   }
   const log = createLog();
   const daemon = new Daemon({ root: stateRoot(), mountRoot: f.root !== undefined ? resolve(f.root) : undefined, hydrationConcurrency: Number(conc), log });
-  await daemon.start();
-  await new Promise<void>((done) => {
-    const stop = () => { daemon.close().then(done, (err: Error) => { log('error', `shutdown failed: ${err.message}`); done(); }); };
+  // Signals are handled from the start: one that arrives while repos are being mounted waits for
+  // start() to finish, then unmounts everything (the default action would leave dead mounts).
+  const started = daemon.start();
+  const stopped = new Promise<void>((done) => {
+    const stop = () => {
+      started.catch(() => {}).then(() => daemon.close()).then(done, (err: Error) => { log('error', `shutdown failed: ${err.message}`); done(); });
+    };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  await started;
+  await stopped;
   return 0;
 }

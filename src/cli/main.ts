@@ -12,12 +12,17 @@ interface Command {
 // Command modules are imported when their command runs: start-up time is part of every
 // add-repo and status call, and most commands need a fraction of the code.
 const repo = () => import('./repo-commands.js');
+const control = () => import('./control-commands.js');
 const COMMANDS: Record<string, Command> = {
   'add-repo': { summary: 'register a repo: blobless clone, index, sizes (--name --remote [--branch|--ref] [--mount-root] [--refresh] [--depth])', run: async (a) => (await repo()).addRepoCommand(a) },
   daemon: { summary: 'mount every registered repo and serve it (foreground) [--root D] [--hydration-concurrency N]', run: async (a) => (await import('./daemon-command.js')).daemonCommand(a) },
   status: { summary: 'one line of state for a repo (--name N [--json])', run: async (a) => (await repo()).statusCommand(a) },
   'list-repos': { summary: 'name, branch, mount path and remote of every repo', run: async (a) => (await repo()).listReposCommand(a) },
-  'remove-repo': { summary: 'unregister a repo (--name N [--purge] also deletes its data)', run: async (a) => (await repo()).removeRepoCommand(a) },
+  'remove-repo': { summary: 'unmount and unregister a repo (--name N [--purge] also deletes its data)', run: async (a) => (await repo()).removeRepoCommand(a) },
+  unmount: { summary: 'unmount a repo; it stays unmounted, across daemon restarts, until remount (--name N)', run: async (a) => (await control()).unmountCommand(a) },
+  remount: { summary: 'mount a repo again (unmounting it first if mounted) (--name N)', run: async (a) => (await control()).remountCommand(a) },
+  fetch: { summary: 'fetch the tracked branch now; HEAD and files do not change (--name N)', run: async (a) => (await control()).fetchCommand(a) },
+  'set-refresh': { summary: 'how often the daemon fetches a repo (--name N --interval 30s|5m|1h|never)', run: async (a) => (await control()).setRefreshCommand(a) },
 };
 
 function version(): string {

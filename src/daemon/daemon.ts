@@ -1,6 +1,7 @@
 // The daemon: mounts every registered repo, follows the registry (repos added or removed by
-// other commands appear or disappear within RECONCILE_MS), publishes live state for `status`,
-// and unmounts everything on close().
+// other commands appear or disappear within RECONCILE_MS), refreshes remotes (refresh.ts),
+// answers the control socket (control-ops.ts), publishes live state for `status`, and unmounts
+// everything on close().
 
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,11 @@ import { listRepos } from '../registry/repos.js';
 import type { StateRoot } from '../registry/state-root.js';
 import type { Level, Log } from '../util/log.js';
 import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
+import type { Oid } from '../model/ids.js';
+import { controlOps, type ControlTarget } from './control-ops.js';
+import { ControlServer } from './control-server.js';
+import { RefreshLoop } from './refresh.js';
+import type { LiveState } from './status.js';
 import { mountpointFor, RepoMount } from './repo-mount.js';
 import { clearRuntime, writeRuntime } from './runtime-state.js';
 
@@ -47,6 +53,12 @@ export class Daemon {
   #kickTimer: NodeJS.Timeout | undefined;
   #onUsr2: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  #refresh: RefreshLoop | undefined;
+  #control: ControlServer | undefined;
+  /** Why the last mount of a repo failed (for `remount`'s answer). */
+  readonly #mountErrors = new Map<string, string>();
+  /** Callers of #reconcileNow waiting for a pass that starts after their call. */
+  #waiters: Array<() => void> = [];
 
   constructor(o: DaemonOptions) {
     this.#o = o;
@@ -60,6 +72,14 @@ export class Daemon {
     await mkdir(root.scratchDir, { recursive: true, mode: 0o700 });
     this.#cache = await BlobCache.open({ root: root.dir });
     this.#hydrator = new Hydrator({ cache: this.#cache, concurrency: Math.max(1, this.#o.hydrationConcurrency), log: (level: Level, msg: string) => log(level, msg) });
+    this.#refresh = new RefreshLoop({ root, db: this.#db, log });
+    // Listening before the first mount: a command that sees a mount can always reach the daemon.
+    try {
+      this.#control = await ControlServer.listen(root.socket, controlOps(this.#controlTarget()), log);
+    } catch (err) {
+      // Commands still work through the registry, which this daemon follows.
+      log('error', `no control socket: ${(err as Error).message}`);
+    }
     await this.#reconcile();
     this.#timers.push(setInterval(() => void this.#reconcile(), RECONCILE_MS));
     // React at once when another command writes the registry (the poll is the fallback).
@@ -71,7 +91,7 @@ export class Daemon {
     this.#onUsr2 = () => { for (const [name, m] of this.#repos) log('info', 'fuse requests', { repo: name, ...m.requestCounts() }); };
     process.on('SIGUSR2', this.#onUsr2);
     this.#timers.push(setInterval(() => this.#publish(), PUBLISH_MS));
-    log('info', 'daemon started', { repos: this.#repos.size, pid: process.pid });
+    log('info', 'daemon started', { repos: this.#repos.size, pid: process.pid, socket: this.#control ? root.socket : null });
   }
 
   #kick(): void {
@@ -79,13 +99,21 @@ export class Daemon {
     this.#kickTimer = setTimeout(() => { this.#kickTimer = undefined; void this.#reconcile(); }, 10);
   }
 
-  /** Mount what is registered and not mounted; unmount what is no longer registered. */
+  #reconcileNow(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#waiters.push(resolve);
+      void this.#reconcile();
+    });
+  }
+
+  /** Mount what is registered and not mounted; unmount what is no longer registered (or was unmounted). */
   async #reconcile(): Promise<void> {
-    if (this.#closing) return;
+    if (this.#closing) { for (const w of this.#waiters.splice(0)) w(); return; }
     if (this.#reconciling) { this.#again = true; return; }
     this.#reconciling = true;
+    const waiters = this.#waiters.splice(0);
     try {
-      const wanted = new Map(listRepos(this.#db!).map((c) => [c.name, c]));
+      const wanted = new Map(listRepos(this.#db!).filter((c) => !c.unmounted).map((c) => [c.name, c]));
       let changed = false;
       for (const [name, m] of this.#repos) {
         if (wanted.get(name)?.generation !== m.generation) {
@@ -104,9 +132,11 @@ export class Daemon {
           this.#repos.set(name, m);
           changed = true;
           this.#failed.delete(name);
+          this.#mountErrors.delete(name);
           void m.closed?.then(() => { if (this.#repos.get(name) === m && !this.#closing) void this.#unmount(name); });
         } catch (err) {
           this.#failed.set(name, Date.now());
+          this.#mountErrors.set(name, (err as Error).message);
           await m.close().catch(() => {});
           this.#o.log('error', `cannot mount ${name}: ${(err as Error).message}`, { repo: name });
         }
@@ -114,8 +144,10 @@ export class Daemon {
       // Publish only when the set of mounts changed: publishing writes the registry, which
       // wakes the watcher, which would reconcile again.
       if (changed) this.#publish();
+      this.#refresh?.sync([...wanted.values()].filter((c) => this.#repos.has(c.name)));
     } finally {
       this.#reconciling = false;
+      for (const w of waiters) w();
     }
     if (this.#again) {
       this.#again = false;
@@ -136,8 +168,30 @@ export class Daemon {
     const h = this.#hydrator!.stats();
     for (const [name, m] of this.#repos) {
       const s = m.stats();
-      writeRuntime(this.#db, { repo: name, pid: process.pid, state: 'mounted', mountpoint: m.mountpoint, heartbeat: Date.now(), hydratedBlobs: s.hydratedBlobs, hydratedBytes: s.hydratedBytes, queued: h.queued, failed: h.failedBlobs });
+      writeRuntime(this.#db, { repo: name, pid: process.pid, state: this.#live(name)?.state ?? 'mounted', mountpoint: m.mountpoint, heartbeat: Date.now(), hydratedBlobs: s.hydratedBlobs, hydratedBytes: s.hydratedBytes, queued: h.queued, failed: h.failedBlobs });
     }
+  }
+
+  #live(name: string): LiveState | undefined {
+    const m = this.#repos.get(name);
+    if (!m) return undefined;
+    return {
+      state: this.#refresh!.failures(name) > 0 ? 'degraded' : 'mounted', snapshot: m.snapshot,
+      isCached: (oid) => this.#cache!.isKnown(oid as Oid), queued: this.#hydrator!.stats().queued,
+      mountpoint: m.mountpoint, nextFetch: this.#refresh!.nextFetch(name),
+    };
+  }
+
+  #controlTarget(): ControlTarget {
+    return {
+      db: this.#db!, root: this.#o.root, refresh: this.#refresh!,
+      reconcileNow: () => this.#reconcileNow(),
+      unmount: (name) => this.#unmount(name),
+      forgetMountFailure: (name) => { this.#failed.delete(name); },
+      mountError: (name) => this.#mountErrors.get(name),
+      live: (name) => this.#live(name),
+      mountpoint: (c) => mountpointFor(c, this.#o.mountRoot, this.#o.root),
+    };
   }
 
   /** Waits until background hydration has nothing queued or in flight. */
@@ -152,6 +206,9 @@ export class Daemon {
       clearTimeout(this.#kickTimer);
       if (this.#onUsr2) process.off('SIGUSR2', this.#onUsr2);
       this.#watcher?.close();
+      // New commands find no daemon (and use the registry) from here on.
+      await this.#control?.close();
+      await this.#refresh?.close();
       await Promise.all([...this.#repos.keys()].map((name) => this.#unmount(name)));
       // In-flight batches get a moment to land; shutdown never waits on a stuck remote.
       const h = this.#hydrator;

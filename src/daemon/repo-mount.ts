@@ -87,7 +87,12 @@ export class RepoMount {
     this.#journal = journal;
     this.#fs = new WorkTreeFs({
       snapshot, store: this.#store, gitDir: c.gitDir, blobs, statfsPath: root.dir,
-      onSizeLearned: (ino, size) => recordSize(db, c.name, this.#generation, ino, size),
+      // Persisted, and in the snapshot too: live `status` totals come from it.
+      onSizeLearned: (ino, size) => {
+        recordSize(db, c.name, this.#generation, ino, size);
+        const n = this.#snapshot?.byIno(ino);
+        if (n) n.size = size;
+      },
       onChange: (paths) => journal.record(paths),
       log: (level, message) => log(level, message, { repo: c.name }),
     });

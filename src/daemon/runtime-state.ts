@@ -1,6 +1,6 @@
-// Live daemon state published in the registry for `status` (until the control socket exists,
-// the registry is how the CLI sees a running daemon). A row is trusted only while its heartbeat
-// is fresh and its pid alive.
+// Live daemon state published in the registry, a fallback for `status` when the CLI cannot reach
+// the daemon's control socket (which is the normal way: daemon/control-ops.ts). A row is trusted
+// only while its heartbeat is fresh and its pid alive.
 
 import type { Db } from '../registry/db.js';
 import { processAlive } from '../util/process.js';

@@ -93,6 +93,15 @@ const MIGRATIONS: readonly string[] = [
      PRIMARY KEY (repo, generation, ino),
      FOREIGN KEY (repo, generation) REFERENCES snapshots(repo, generation) ON DELETE CASCADE
    ) WITHOUT ROWID;`,
+  // Control channel and remote refresh (docs/control-and-refresh.md): `unmount` is remembered until
+  // `remount`; the outcome of the last fetch of each repo.
+  `ALTER TABLE repos ADD COLUMN unmounted INTEGER NOT NULL DEFAULT 0; -- 1: stays unmounted until remount
+   CREATE TABLE fetch_state (
+     repo TEXT PRIMARY KEY REFERENCES repos(name) ON DELETE CASCADE,
+     last_fetch TEXT NOT NULL,          -- ISO time the last fetch attempt ended
+     result TEXT NOT NULL,              -- 'ok' or one redacted line saying why it failed
+     failures INTEGER NOT NULL          -- consecutive failures; 0 after a success
+   );`,
 ];
 
 export function openDb(path: string): Db {

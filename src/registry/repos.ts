@@ -16,19 +16,24 @@ export interface RepoConfig {
   objectInfo: boolean;
   generation: number;
   createdAt: string;
+  /** `unmount` was asked: the daemon leaves it unmounted (across restarts) until `remount`. */
+  unmounted: boolean;
 }
+
+/** What add-repo registers (a new repo is always wanted mounted). */
+export type NewRepo = Omit<RepoConfig, 'unmounted'>;
 
 interface Row {
   name: string; remote: string; branch: string | null; ref: string | null; mount_root: string | null;
   refresh: string; depth: number | null; git_dir: string; has_credentials: number; object_info: number;
-  generation: number; created_at: string;
+  generation: number; created_at: string; unmounted: number;
 }
 
 function fromRow(r: Row): RepoConfig {
   return {
     name: r.name, remote: r.remote, branch: r.branch, ref: r.ref, mountRoot: r.mount_root, refresh: r.refresh,
     depth: r.depth, gitDir: r.git_dir, hasCredentials: !!r.has_credentials, objectInfo: !!r.object_info,
-    generation: r.generation, createdAt: r.created_at,
+    generation: r.generation, createdAt: r.created_at, unmounted: !!r.unmounted,
   };
 }
 
@@ -41,7 +46,7 @@ export function getRepo(db: Db, name: string): RepoConfig | undefined {
   return r && fromRow(r);
 }
 
-export function insertRepo(db: Db, c: RepoConfig): void {
+export function insertRepo(db: Db, c: NewRepo): void {
   db.prepare(`INSERT INTO repos (name, remote, branch, ref, mount_root, refresh, depth, git_dir, has_credentials, object_info, generation, created_at)
               VALUES (@name, @remote, @branch, @ref, @mountRoot, @refresh, @depth, @gitDir, @hasCredentials, @objectInfo, @generation, @createdAt)`)
     .run({ ...c, hasCredentials: c.hasCredentials ? 1 : 0, objectInfo: c.objectInfo ? 1 : 0 });
@@ -52,4 +57,16 @@ export function deleteRepo(db: Db, name: string): boolean {
     db.prepare('DELETE FROM entries WHERE repo = ?').run(name);
     return db.prepare('DELETE FROM repos WHERE name = ?').run(name).changes > 0;
   })();
+}
+
+/**
+ * Single-column updates: two commands changing different settings of one repo at the same
+ * moment both land (no read-modify-write of the row). Return false when the repo does not exist.
+ */
+export function setRefresh(db: Db, name: string, refresh: string): boolean {
+  return db.prepare('UPDATE repos SET refresh = ? WHERE name = ?').run(refresh, name).changes > 0;
+}
+
+export function setUnmounted(db: Db, name: string, unmounted: boolean): boolean {
+  return db.prepare('UPDATE repos SET unmounted = ? WHERE name = ?').run(unmounted ? 1 : 0, name).changes > 0;
 }

@@ -21,6 +21,8 @@ export interface StateRoot {
   readonly scratchDir: string;
   /** Default mount root when neither the repo nor the daemon names one. */
   readonly defaultMountRoot: string;
+  /** The running daemon's control socket (daemon/control-protocol.ts). */
+  readonly socket: string;
 }
 
 export function stateRoot(dir = process.env.ARTIFACT_FS_ROOT || DEFAULT_STATE_ROOT): StateRoot {
@@ -36,5 +38,6 @@ export function stateRoot(dir = process.env.ARTIFACT_FS_ROOT || DEFAULT_STATE_RO
     cacheDir: join(d, 'cache'),
     scratchDir: join(d, 'tmp'),
     defaultMountRoot: join(d, 'mnt'),
+    socket: join(d, 'daemon.sock'),
   };
 }

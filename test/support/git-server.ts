@@ -64,6 +64,8 @@ export interface GitServer {
   /** Resolves once at least `n` requests wait at the gate; rejects after `timeoutMs`. */
   waitForHeld(n: number, timeoutMs?: number): Promise<void>;
   setLatency(ms: number): void;
+  /** From now on every request is answered with this HTTP status (a broken server); undefined heals it. */
+  failWith(status: number | undefined): void;
   resetStats(): void;
   /** Stops listening, kills running CGI processes, fails held requests. Idempotent. */
   close(): Promise<void>;
@@ -95,6 +97,7 @@ class TestGitServer implements GitServer {
   #closed: Promise<void> | undefined;
   #gate: { promise: Promise<void>; open: () => void } | undefined;
   #held = 0;
+  #failStatus: number | undefined;
   #heldWaiters = new Set<() => void>();
   #env: NodeJS.ProcessEnv;
 
@@ -162,6 +165,10 @@ class TestGitServer implements GitServer {
     this.#latencyMs = ms;
   }
 
+  failWith(status: number | undefined): void {
+    this.#failStatus = status;
+  }
+
   resetStats(): void {
     this.stats = emptyStats();
   }
@@ -179,6 +186,12 @@ class TestGitServer implements GitServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const pathInfo = decodeURIComponent(url.pathname);
     this.#count(req, pathInfo);
+    if (this.#failStatus !== undefined) {
+      req.resume();
+      res.writeHead(this.#failStatus, { 'Content-Type': 'text/plain' });
+      res.end('server failure injected by the test\n');
+      return;
+    }
     const user = this.#authenticate(req);
     if (user === false) {
       req.resume();
