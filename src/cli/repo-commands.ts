@@ -32,8 +32,13 @@ export async function addRepoCommand(args: string[]): Promise<number> {
   const f = parse('add-repo', args, {
     name: { type: 'string' }, remote: { type: 'string' }, branch: { type: 'string' }, ref: { type: 'string' },
     'mount-root': { type: 'string' }, refresh: { type: 'string' }, depth: { type: 'string' },
+    'prepared-gitdir': { type: 'boolean' }, 'git-dir': { type: 'string' }, 'fetch-ref': { type: 'string' }, 'require-commit': { type: 'string' },
   });
-  const spec = validateSpec({ ...f, mountRoot: f['mount-root'] !== undefined ? resolve(f['mount-root']) : undefined });
+  const spec = validateSpec({
+    ...f, mountRoot: f['mount-root'] !== undefined ? resolve(f['mount-root']) : undefined,
+    preparedGitdir: f['prepared-gitdir'], gitDir: f['git-dir'] !== undefined ? resolve(f['git-dir']) : undefined,
+    fetchRef: f['fetch-ref'], requireCommit: f['require-commit'],
+  });
   const root = stateRoot();
   return withRegistry(root, async (db) => {
     const r = await addRepo(root, db, spec);

@@ -16,19 +16,25 @@ export interface RepoConfig {
   objectInfo: boolean;
   generation: number;
   createdAt: string;
+  /** The verified commit the base is pinned to (refresh is always 'never' then). */
+  requireCommit: string | null;
+  /** The prepared git dir this repo's git dir was copied from. */
+  sourceGitDir: string | null;
+  /** With sourceGitDir: the full ref fetched and fast-forwarded to. */
+  fetchRef: string | null;
 }
 
 interface Row {
   name: string; remote: string; branch: string | null; ref: string | null; mount_root: string | null;
   refresh: string; depth: number | null; git_dir: string; has_credentials: number; object_info: number;
-  generation: number; created_at: string;
+  generation: number; created_at: string; require_commit: string | null; source_git_dir: string | null; fetch_ref: string | null;
 }
 
 function fromRow(r: Row): RepoConfig {
   return {
     name: r.name, remote: r.remote, branch: r.branch, ref: r.ref, mountRoot: r.mount_root, refresh: r.refresh,
     depth: r.depth, gitDir: r.git_dir, hasCredentials: !!r.has_credentials, objectInfo: !!r.object_info,
-    generation: r.generation, createdAt: r.created_at,
+    generation: r.generation, createdAt: r.created_at, requireCommit: r.require_commit, sourceGitDir: r.source_git_dir, fetchRef: r.fetch_ref,
   };
 }
 
@@ -41,10 +47,13 @@ export function getRepo(db: Db, name: string): RepoConfig | undefined {
   return r && fromRow(r);
 }
 
-export function insertRepo(db: Db, c: RepoConfig): void {
-  db.prepare(`INSERT INTO repos (name, remote, branch, ref, mount_root, refresh, depth, git_dir, has_credentials, object_info, generation, created_at)
-              VALUES (@name, @remote, @branch, @ref, @mountRoot, @refresh, @depth, @gitDir, @hasCredentials, @objectInfo, @generation, @createdAt)`)
-    .run({ ...c, hasCredentials: c.hasCredentials ? 1 : 0, objectInfo: c.objectInfo ? 1 : 0 });
+/** The source columns are optional on insert (null: a plain clone). */
+export type NewRepo = Omit<RepoConfig, 'requireCommit' | 'sourceGitDir' | 'fetchRef'> & Partial<Pick<RepoConfig, 'requireCommit' | 'sourceGitDir' | 'fetchRef'>>;
+
+export function insertRepo(db: Db, c: NewRepo): void {
+  db.prepare(`INSERT INTO repos (name, remote, branch, ref, mount_root, refresh, depth, git_dir, has_credentials, object_info, generation, created_at, require_commit, source_git_dir, fetch_ref)
+              VALUES (@name, @remote, @branch, @ref, @mountRoot, @refresh, @depth, @gitDir, @hasCredentials, @objectInfo, @generation, @createdAt, @requireCommit, @sourceGitDir, @fetchRef)`)
+    .run({ requireCommit: null, sourceGitDir: null, fetchRef: null, ...c, hasCredentials: c.hasCredentials ? 1 : 0, objectInfo: c.objectInfo ? 1 : 0 });
 }
 
 export function deleteRepo(db: Db, name: string): boolean {
