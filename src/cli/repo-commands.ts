@@ -29,6 +29,9 @@ async function withRegistry<T>(root: StateRoot, fn: (db: Db) => Promise<T>): Pro
 }
 
 export async function addRepoCommand(args: string[]): Promise<number> {
+  // `--remote https://user:secret@…` is in this process's argv: replacing the title overwrites
+  // the argv area, so /proc/<pid>/cmdline (ps) no longer shows it for the rest of the run.
+  process.title = 'artifact-fs add-repo';
   const f = parse('add-repo', args, {
     name: { type: 'string' }, remote: { type: 'string' }, branch: { type: 'string' }, ref: { type: 'string' },
     'mount-root': { type: 'string' }, refresh: { type: 'string' }, depth: { type: 'string' },
