@@ -134,3 +134,43 @@ test('credentials from the URL work for git in the mount without prompts and are
   for (const [where, text] of outputs) assertNoSecret(text, where);
   assert.match(fetchArgv + addArgv, /git/, 'ps saw the git processes');
 });
+
+test('ambient credentials (a helper in the user\'s git config) work for add-repo and reads, without prompts', fuseTest, async (t) => {
+  const dir = await tempDir(t, 'afs-ambient-');
+  const remote = join(dir, 'remote');
+  await makeRepo(remote, { 'README.md': 'ambient\n', 'src/a.txt': 'a\n', '.gitignore': 'x\n' }, { name: 'private' });
+  const server = await startGitServer({ root: remote, basicAuth: { user: 'alice', password: PASSWORD } });
+  defer(t, () => server.close());
+  const store = join(dir, 'git-credentials');
+  await writeFile(store, `${server.url('private').replace('http://', `http://alice:${PASSWORD}@`).replace(/\/private\.git$/, '')}\n`, { mode: 0o600 });
+  const globalConfig = join(dir, 'gitconfig');
+  await writeFile(globalConfig, `[credential]\n\thelper = store --file=${store}\n`);
+  const env = { GIT_CONFIG_GLOBAL: globalConfig };
+  const state = join(dir, 'state');
+  const mnt = join(dir, 'mnt');
+  const add = await afs(state, ['add-repo', '--name', 'amb', '--remote', server.url('private'), '--mount-root', mnt], env);
+  assert.equal(add.code, 0, add.stderr);
+  assert.equal(add.stderr, '', 'sizes were learned with the ambient credentials too');
+  const daemon = startDaemon(state, [], env);
+  defer(t, () => daemon.stop());
+  await daemon.waitMounted(join(mnt, 'amb'));
+  assert.equal(await readFile(join(mnt, 'amb', 'src/a.txt'), 'utf8'), 'a\n');
+  assert.equal(await readFile(join(mnt, 'amb', 'README.md'), 'utf8'), 'ambient\n');
+  const files = await allFiles(state);
+  assert.deepEqual(files.filter(([, b]) => b.includes(PASSWORD) || b.includes(BASIC)).map(([p]) => p), [], 'ambient credentials copied into the state root');
+  assertNoSecret(daemon.log() + add.stdout, 'outputs');
+});
+
+test('ssh remotes never prompt: git runs ssh in batch mode', fuseTest, async (t) => {
+  const dir = await tempDir(t, 'afs-ssh-');
+  const bin = join(dir, 'bin');
+  await exec('mkdir', ['-p', bin]);
+  // A stand-in for ssh: refuses like a server without our key in batch mode; otherwise it
+  // "prompts" (hangs), which the time bound below would catch.
+  await writeFile(join(bin, 'ssh'), '#!/bin/sh\ncase "$*" in *BatchMode=yes*) echo "git@127.0.0.1: Permission denied (publickey)." >&2; exit 255;; esac\nsleep 60\n', { mode: 0o755 });
+  const t0 = Date.now();
+  const r = await afs(join(dir, 'state'), ['add-repo', '--name', 's', '--remote', 'ssh://git@127.0.0.1/repo.git'], { PATH: `${bin}:${process.env.PATH}`, GIT_SSH_COMMAND: '' });
+  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'artifact-fs: authentication failed for ssh://***@127.0.0.1/repo.git\n');
+});

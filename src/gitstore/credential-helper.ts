@@ -72,3 +72,20 @@ export async function configureCredentialHelper(gitDir: string, url: string, fil
   await runGit(['--git-dir', gitDir, 'config', '--replace-all', key, '']);
   await runGit(['--git-dir', gitDir, 'config', '--add', key, credentialHelperCommand(file)]);
 }
+
+/**
+ * Ambient credentials for `url` (no userinfo): what the user's or system git config answers
+ * `git credential fill` with (helpers, netrc-less stores), never prompting (GIT_TERMINAL_PROMPT=0
+ * through runGit). Undefined when there are none. Used by our in-process HTTP client after a 401,
+ * so a repo that git itself can reach with ambient credentials is reachable by it too; nothing
+ * is written anywhere.
+ */
+export async function ambientAuthorization(url: string): Promise<string | undefined> {
+  try {
+    const c = parseCredentials(await runGit(['credential', 'fill'], { input: `url=${url}\n\n`, env: { GIT_ASKPASS: '', SSH_ASKPASS: '' } }));
+    if (!c.username && !c.password) return undefined;
+    return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+  } catch {
+    return undefined;
+  }
+}
