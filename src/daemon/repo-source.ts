@@ -3,11 +3,10 @@
 // temp dir, HEAD at the commit to mount, and — with --require-commit — verified to be exactly
 // that commit before anything is installed.
 
-import { blobLessClone, headCommit } from '../gitstore/clone.js';
-import { runGit } from '../gitstore/git-run.js';
+import { join } from 'node:path';
+import { blobLessClone, currentBranch, headCommit } from '../gitstore/clone.js';
 import { copyPreparedGitDir, fetchAndFastForward, inspectPreparedGitDir, type PreparedGitDirInfo } from '../gitstore/prepared-gitdir.js';
 import { SourceError } from '../gitstore/source-error.js';
-import { join } from 'node:path';
 import { splitCredentials, type SplitRemote } from '../util/redact.js';
 import { fullRefName, type AddRepoSpec } from './repo-spec.js';
 import type { RemoteAccess } from './remote-access.js';
@@ -62,8 +61,7 @@ export async function acquireSource(work: string, spec: AddRepoSpec, src: Resolv
     const what = spec.fetchRef ?? spec.ref ?? spec.branch ?? 'HEAD';
     throw new SourceError('commit-mismatch', `--require-commit: '${what}' is at ${head.oid}, not ${spec.requireCommit}; nothing was installed`);
   }
-  const symbolic = (await runGit(['--git-dir', gitDir, 'symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '')).trim();
-  const branch = symbolic || null;
+  const branch = await currentBranch(gitDir);
   const named = spec.fetchRef ?? spec.ref;
   return {
     gitDir, branch, ref: branch ? null : (named !== undefined ? fullRefName(named) : null), head,

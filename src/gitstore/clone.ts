@@ -77,3 +77,9 @@ export async function headCommit(gitDir: string): Promise<{ oid: string; time: n
   const [oid, time] = out.split(' ');
   return { oid: oid!, time: Number(time) };
 }
+
+/** The branch HEAD is on (short name), or null when HEAD is detached. */
+export async function currentBranch(gitDir: string): Promise<string | null> {
+  const out = await runGit(['--git-dir', gitDir, 'symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '');
+  return out.trim() || null;
+}
