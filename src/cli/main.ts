@@ -14,7 +14,7 @@ interface Command {
 const repo = () => import('./repo-commands.js');
 const control = () => import('./control-commands.js');
 const COMMANDS: Record<string, Command> = {
-  'add-repo': { summary: 'register a repo: blobless clone, index, sizes (--name --remote [--branch|--ref] [--mount-root] [--refresh] [--depth])', run: async (a) => (await repo()).addRepoCommand(a) },
+  'add-repo': { summary: 'register a repo: blobless clone, index, sizes (--name --remote [--branch|--ref] [--mount-root] [--refresh] [--depth] [--require-commit OID] [--prepared-gitdir --git-dir D [--fetch-ref R]])', run: async (a) => (await repo()).addRepoCommand(a) },
   daemon: { summary: 'mount every registered repo and serve it (foreground) [--root D] [--hydration-concurrency N]', run: async (a) => (await import('./daemon-command.js')).daemonCommand(a) },
   status: { summary: 'one line of state for a repo (--name N [--json])', run: async (a) => (await repo()).statusCommand(a) },
   'list-repos': { summary: 'name, branch, mount path and remote of every repo', run: async (a) => (await repo()).listReposCommand(a) },

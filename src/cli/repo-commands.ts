@@ -19,11 +19,19 @@ import { withRegistry } from './registry-access.js';
 const out = (s: string) => process.stdout.write(s + '\n');
 
 export async function addRepoCommand(args: string[]): Promise<number> {
+  // `--remote https://user:secret@…` is in this process's argv: replacing the title overwrites
+  // the argv area, so /proc/<pid>/cmdline (ps) no longer shows it for the rest of the run.
+  process.title = 'artifact-fs add-repo';
   const f = parse('add-repo', args, {
     name: { type: 'string' }, remote: { type: 'string' }, branch: { type: 'string' }, ref: { type: 'string' },
     'mount-root': { type: 'string' }, refresh: { type: 'string' }, depth: { type: 'string' },
+    'prepared-gitdir': { type: 'boolean' }, 'git-dir': { type: 'string' }, 'fetch-ref': { type: 'string' }, 'require-commit': { type: 'string' },
   });
-  const spec = validateSpec({ ...f, mountRoot: f['mount-root'] !== undefined ? resolve(f['mount-root']) : undefined });
+  const spec = validateSpec({
+    ...f, mountRoot: f['mount-root'] !== undefined ? resolve(f['mount-root']) : undefined,
+    preparedGitdir: f['prepared-gitdir'], gitDir: f['git-dir'] !== undefined ? resolve(f['git-dir']) : undefined,
+    fetchRef: f['fetch-ref'], requireCommit: f['require-commit'],
+  });
   const root = stateRoot();
   return withRegistry(root, async (db) => {
     const r = await addRepo(root, db, spec);

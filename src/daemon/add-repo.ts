@@ -1,14 +1,15 @@
-// add-repo, synchronous mode: blobless clone, tree index, blob sizes from the server, snapshot
-// persisted, then registered. Nothing is half-registered: the clone is built in a temp dir and
-// moved into place only when everything succeeded, and the registry row and snapshot are
-// written in one transaction after that move.
+// add-repo, synchronous mode: acquire the source (blobless clone, or a copy of a prepared git
+// dir fast-forwarded to a ref), verify a required commit, index the tree, learn blob sizes from
+// the server, write the git index, then register. Nothing is half-registered: everything is built
+// in a temp dir by prepareRepo() (a function of the spec alone: it can run in the daemon too),
+// moved into place only when it all succeeded, and the registry row and snapshot are written in
+// one transaction after that move.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { blobLessClone, headCommit } from '../gitstore/clone.js';
 import { setUpFsmonitor } from '../gitstore/fsmonitor-setup.js';
-import { runGit } from '../gitstore/git-run.js';
+import { configureCredentialHelper, writeCredentialsFile } from '../gitstore/credential-helper.js';
 import { createGitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
 import { writeIndex } from '../gitstore/index-writer.js';
 import { listTree } from '../gitstore/tree-index.js';
@@ -20,8 +21,8 @@ import { getRepo, insertRepo } from '../registry/repos.js';
 import { assignInodes, saveSnapshot } from '../registry/snapshot-store.js';
 import type { StateRoot } from '../registry/state-root.js';
 import { acquirePidLock } from '../util/pid-lock.js';
-import { splitCredentials } from '../util/redact.js';
 import { remoteAccess, type RemoteAccess } from './remote-access.js';
+import { acquireSource, resolveRemote, type AcquiredSource } from './repo-source.js';
 import { UsageError, type AddRepoSpec } from './repo-spec.js';
 import { learnSizes, probeSizes } from './sizes.js';
 
@@ -56,55 +57,67 @@ async function prefetchShapeBlobs(root: StateRoot, gitDir: string, access: Remot
   }
 }
 
-interface Prepared {
-  gitDir: string;
-  branch: string | null;
-  head: { oid: string; time: number; tree: string };
+/** Everything add-repo built in its temp dir, ready to install and register. */
+export interface PreparedRepo {
+  source: AcquiredSource;
+  /** Remote URL without credentials. */
+  remote: string;
+  hasCredentials: boolean;
   entries: TreeEntry[];
   sizes: Map<Oid, number> | undefined;
   inodes: Map<string, number>;
 }
 
-/** Clone, index, sizes, shape blobs and the git index, all inside `tmp` (nothing registered yet). */
-async function prepare(root: StateRoot, tmp: string, spec: AddRepoSpec, access: RemoteAccess): Promise<Prepared> {
-  const work = join(tmp, 'work');
+/**
+ * Builds the repo in `tmp` (must not exist): `<tmp>/work/.git` and, when the URL carried
+ * credentials, `<tmp>/credentials` (0600) with the git dir's credential helper pointing at its
+ * installed path. Registers nothing and touches nothing outside `tmp` but the shared blob cache.
+ */
+export async function prepareRepo(root: StateRoot, tmp: string, spec: AddRepoSpec): Promise<PreparedRepo> {
+  const src = await resolveRemote(spec);
+  const { url, username, password } = src.remote;
+  const access = remoteAccess(url, username, password);
+  const hasCredentials = username !== undefined || password !== undefined;
+  await mkdir(tmp, { recursive: true, mode: 0o700 });
   const probe = probeSizes(access); // one round trip, overlapping the clone
   probe.catch(() => {});
-  await blobLessClone(work, { url: access.url, branch: spec.branch, ref: spec.ref, depth: spec.depth, config: access.gitConfig });
-  const gitDir = join(work, '.git');
-  const [branch, head, entries] = await Promise.all([
-    spec.ref ? null : (spec.branch ?? runGit(['--git-dir', gitDir, 'symbolic-ref', '--short', 'HEAD']).then((s) => s.trim())),
-    headCommit(gitDir),
-    listTree(gitDir, 'HEAD'),
-  ]);
+  const source = await acquireSource(join(tmp, 'work'), spec, src, access);
+  const entries = await listTree(source.gitDir, 'HEAD');
   const blobOids = [...new Set(entries.filter((e) => e.type === 'blob').map((e) => e.oid))];
   const sizes = await learnSizes(await probe, blobOids);
-  await prefetchShapeBlobs(root, gitDir, access, shapeBlobs(entries));
+  await prefetchShapeBlobs(root, source.gitDir, access, shapeBlobs(entries));
   const inodes = assignInodes(new Map(), entries.map((e) => e.path));
   // The index git will use in the mount: stat data equal to what the mount reports, so
   // `git status` reads no file and fetches no blob. Written before the mount exists.
-  await writeIndex(gitDir, entries.filter((e) => e.type !== 'tree').map((e) => ({
+  await writeIndex(source.gitDir, entries.filter((e) => e.type !== 'tree').map((e) => ({
     path: e.path, mode: e.mode, oid: e.oid, size: sizes?.get(e.oid) ?? (e.type === 'commit' ? 0 : -1), ino: inodes.get(e.path)!,
   })), {
-    time: head.time, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
+    time: source.head.time, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
     // The cache tree: git status compares the index with HEAD by tree id, not tree by tree.
-    trees: [{ path: '', oid: head.tree as Oid }, ...entries.filter((e) => e.type === 'tree').map((e) => ({ path: e.path, oid: e.oid }))],
+    trees: [{ path: '', oid: source.head.tree as Oid }, ...entries.filter((e) => e.type === 'tree').map((e) => ({ path: e.path, oid: e.oid }))],
     // Every entry fsmonitor-valid as of add-repo: the first status asks the hook, which answers
     // "nothing changed" while the mount is pristine (repo-mount.ts), instead of an lstat each.
     fsmonitorToken: ADD_REPO_FSMONITOR_TOKEN,
   });
-  return { gitDir, branch, head, entries, sizes, inodes };
+  if (hasCredentials) {
+    // Git in the mount (lazy fetches, fetch, pull, push) authenticates through this, without
+    // the credentials ever entering the git config. Configured before the mount can exist.
+    await writeCredentialsFile(join(tmp, 'credentials'), { username: username ?? '', password: password ?? '' });
+    await configureCredentialHelper(source.gitDir, url, root.credentialsFile(spec.name));
+  }
+  return { source, remote: url, hasCredentials, entries, sizes, inodes };
 }
 
-function register(db: Db, root: StateRoot, spec: AddRepoSpec, access: RemoteAccess, hasCredentials: boolean, p: Prepared): void {
+function register(db: Db, root: StateRoot, spec: AddRepoSpec, p: PreparedRepo): void {
   db.transaction(() => {
     insertRepo(db, {
-      name: spec.name, remote: access.url, branch: p.branch, ref: spec.ref ?? null, mountRoot: spec.mountRoot ?? null,
+      name: spec.name, remote: p.remote, branch: p.source.branch, ref: p.source.ref, mountRoot: spec.mountRoot ?? null,
       refresh: spec.refresh, depth: spec.depth ?? null, gitDir: root.gitDir(spec.name),
-      hasCredentials, objectInfo: p.sizes !== undefined, generation: 1, createdAt: new Date().toISOString(),
+      hasCredentials: p.hasCredentials, objectInfo: p.sizes !== undefined, generation: 1, createdAt: new Date().toISOString(),
+      requireCommit: spec.requireCommit ?? null, sourceGitDir: p.source.preparedFrom, fetchRef: p.source.fetchRef,
     });
     saveSnapshot(db, spec.name, 1, {
-      commit: p.head.oid as Oid, commitTime: p.head.time,
+      commit: p.source.head.oid as Oid, commitTime: p.source.head.time,
       entries: p.entries.map((e) => ({ ...e, size: e.type === 'blob' ? (p.sizes?.get(e.oid) ?? -1) : 0, ino: p.inodes.get(e.path)! })),
     });
   })();
@@ -115,20 +128,16 @@ export async function addRepo(root: StateRoot, db: Db, spec: AddRepoSpec): Promi
   const lock = await acquirePidLock(join(root.dir, 'repos', `.add-${spec.name}.lock`), (pid) => `another add-repo for '${spec.name}' is running (pid ${pid})`);
   try {
     if (getRepo(db, spec.name)) throw new UsageError(`repo '${spec.name}' already exists (remove-repo first)`);
-    const split = splitCredentials(spec.remote);
-    const access = remoteAccess(split.url, split.username, split.password);
-    const hasCredentials = split.username !== undefined || split.password !== undefined;
     const tmp = join(root.dir, 'repos', `.tmp-${spec.name}-${randomBytes(4).toString('hex')}`);
     try {
-      const p = await prepare(root, tmp, spec, access);
-      if (hasCredentials) await writeFile(join(tmp, 'credentials.json'), JSON.stringify({ username: split.username, password: split.password }), { mode: 0o600 });
+      const p = await prepareRepo(root, tmp, spec);
       const dest = root.repoDir(spec.name);
       await rm(dest, { recursive: true, force: true }); // an orphan left by a crash before registration
       await rename(tmp, dest);
       try {
         // The fsmonitor hook names absolute paths, so it is set up where the repo now lives.
         await setUpFsmonitor(root.gitDir(spec.name), { hook: root.fsmonitorHook(spec.name), journal: root.fsmonitorJournal(spec.name) });
-        register(db, root, spec, access, hasCredentials, p);
+        register(db, root, spec, p);
       } catch (err) {
         await rm(dest, { recursive: true, force: true });
         throw err;

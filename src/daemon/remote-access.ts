@@ -1,9 +1,10 @@
 // How each consumer reaches a repo's remote with its credentials: git CLI processes get them as
 // GIT_CONFIG_* environment (an http.extraHeader), our own protocol client as an Authorization
-// header. Credentials live in `<state>/repos/<name>/credentials.json` (mode 0600), never in the
-// registry, argv, logs or status.
+// header. Credentials live in `<state>/repos/<name>/credentials` (mode 0600, git's credential
+// format, also read by the helper git in the mount uses: gitstore/credential-helper.ts), never in
+// the registry, argv, logs or status.
 
-import { readFile } from 'node:fs/promises';
+import { readCredentialsFile } from '../gitstore/credential-helper.js';
 import { credentialConfig } from '../util/redact.js';
 
 export interface RemoteAccess {
@@ -26,6 +27,6 @@ export function remoteAccess(url: string, username?: string, password?: string):
 
 export async function loadRemoteAccess(url: string, credentialsFile: string | undefined): Promise<RemoteAccess> {
   if (!credentialsFile) return remoteAccess(url);
-  const c = JSON.parse(await readFile(credentialsFile, 'utf8')) as { username?: string; password?: string };
+  const c = await readCredentialsFile(credentialsFile);
   return remoteAccess(url, c.username, c.password);
 }

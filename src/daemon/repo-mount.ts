@@ -96,7 +96,9 @@ export class RepoMount {
       onChange: (paths) => journal.record(paths),
       log: (level, message) => log(level, message, { repo: c.name }),
     });
-    await mkdir(this.mountpoint, { recursive: true });
+    // ENOTCONN: a dead mount left by a killed daemon is on the mountpoint; mountFilesystem
+    // replaces it (without this, the next daemon could never mount the repo again).
+    await mkdir(this.mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err; });
     this.#mounted = await mountFilesystem(this.#fs, {
       mountpoint: this.mountpoint, fsname: `artifact-fs:${c.name}`, subtype: 'artifact-fs',
       init: { dataCache: 'explicit' },

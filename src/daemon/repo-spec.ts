@@ -10,12 +10,41 @@ export class UsageError extends Error {
 
 export interface AddRepoSpec {
   name: string;
-  remote: string;
+  /**
+   * Remote URL as given (may carry https userinfo; split off before git sees it). Undefined only
+   * with a prepared git dir, whose `remote.origin.url` is used then.
+   */
+  remote?: string;
+  branch?: string;
+  /** A full ref name checked out as a detached HEAD (refs/tags/v1, refs/pull/1/head). */
+  ref?: string;
+  mountRoot?: string;
+  /** '30s', '5m', 'never'. Always 'never' with requireCommit. */
+  refresh: string;
+  depth?: number;
+  /**
+   * An existing git dir prepared by someone else (a CI cache): copied (objects hard-linked), never
+   * written. See docs/sources-and-credentials.md.
+   */
+  preparedGitDir?: string;
+  /** With preparedGitDir: the ref fetched and fast-forwarded to (rewinds are refused). */
+  fetchRef?: string;
+  /** The exact commit (lower-case hex) the checked-out ref must resolve to; the base never moves. */
+  requireCommit?: string;
+}
+
+export interface RawAddRepoArgs {
+  name?: string;
+  remote?: string;
   branch?: string;
   ref?: string;
   mountRoot?: string;
-  refresh: string;
-  depth?: number;
+  refresh?: string;
+  depth?: string;
+  preparedGitdir?: boolean;
+  gitDir?: string;
+  fetchRef?: string;
+  requireCommit?: string;
 }
 
 /** Names become path components under the state root and the mount root. */
@@ -45,15 +74,61 @@ export function parseDepth(v: string | undefined): number | undefined {
   return Number(v);
 }
 
-export function validateSpec(raw: { name?: string; remote?: string; branch?: string; ref?: string; mountRoot?: string; refresh?: string; depth?: string }): AddRepoSpec {
+/** A full ref name git accepts as a refspec source: refs/…, no spaces, globs or revision syntax. */
+const FULL_REF = /^refs\/[^\s~^:?*[\\]+$/;
+/** A branch name (short form) as --branch / --fetch-ref take it. */
+const BRANCH = /^(?!-)(?!.*\.\.)[^\s~^:?*[\\]+$/;
+
+export function parseRequireCommit(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const oid = v.toLowerCase();
+  if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(oid)) throw new UsageError(`invalid --require-commit '${v}': give a full 40- or 64-character commit id`);
+  return oid;
+}
+
+/** `main` and `refs/heads/main` name the same branch; anything under refs/ is taken as is. */
+export function fullRefName(ref: string): string {
+  return ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
+}
+
+function validatePrepared(raw: RawAddRepoArgs): void {
+  if (!raw.preparedGitdir) {
+    if (raw.gitDir !== undefined) throw new UsageError('--git-dir needs --prepared-gitdir');
+    if (raw.fetchRef !== undefined) throw new UsageError('--fetch-ref needs --prepared-gitdir');
+    return;
+  }
+  if (!raw.gitDir) throw new UsageError('--git-dir is required with --prepared-gitdir');
+  if (raw.depth !== undefined) throw new UsageError('--depth cannot be used with --prepared-gitdir: the prepared git dir brings its own history');
+  if (raw.fetchRef !== undefined && !(FULL_REF.test(raw.fetchRef) || BRANCH.test(raw.fetchRef))) {
+    throw new UsageError(`invalid --fetch-ref '${raw.fetchRef}': give a branch name or a full ref such as refs/pull/1/head`);
+  }
+  const checkedOut = raw.branch ?? raw.ref;
+  if (raw.fetchRef !== undefined && checkedOut !== undefined && fullRefName(raw.fetchRef) !== fullRefName(checkedOut)) {
+    throw new UsageError(`--fetch-ref '${raw.fetchRef}' and --${raw.branch !== undefined ? 'branch' : 'ref'} '${checkedOut}' name different refs`);
+  }
+}
+
+export function validateSpec(raw: RawAddRepoArgs): AddRepoSpec {
   const name = validateName(raw.name);
-  if (!raw.remote) throw new UsageError('--remote is required');
+  if (!raw.remote && !raw.preparedGitdir) throw new UsageError('--remote is required');
   if (raw.branch !== undefined && raw.ref !== undefined) throw new UsageError('--branch and --ref cannot be used together');
   if (raw.branch === '') throw new UsageError('--branch is empty');
-  if (raw.ref !== undefined && !/^refs\/[^\s~^:?*[\\]+$/.test(raw.ref)) {
+  if (raw.branch !== undefined && !BRANCH.test(raw.branch)) throw new UsageError(`invalid --branch '${raw.branch}'`);
+  if (raw.ref !== undefined && !FULL_REF.test(raw.ref)) {
     throw new UsageError(`invalid --ref '${raw.ref}': give a full ref name such as refs/tags/v1.0 or refs/pull/1/head`);
   }
-  const refresh = raw.refresh ?? '30s';
+  validatePrepared(raw);
+  const requireCommit = parseRequireCommit(raw.requireCommit);
+  // A verified source is pinned: a refresh that moved the base would mount a commit nobody
+  // verified. An explicit interval contradicts the pin and is refused rather than ignored.
+  if (requireCommit && raw.refresh !== undefined && raw.refresh !== 'never') {
+    throw new UsageError(`--require-commit pins the base commit: use --refresh never (or leave --refresh out), not '${raw.refresh}'`);
+  }
+  const refresh = raw.refresh ?? (requireCommit ? 'never' : '30s');
   parseRefresh(refresh);
-  return { name, remote: raw.remote, branch: raw.branch, ref: raw.ref, mountRoot: raw.mountRoot, refresh, depth: parseDepth(raw.depth) };
+  const fetchRef = raw.preparedGitdir ? (raw.fetchRef ?? raw.branch ?? raw.ref) : undefined;
+  return {
+    name, remote: raw.remote || undefined, branch: raw.branch, ref: raw.ref, mountRoot: raw.mountRoot, refresh, depth: parseDepth(raw.depth),
+    preparedGitDir: raw.preparedGitdir ? raw.gitDir : undefined, fetchRef, requireCommit,
+  };
 }

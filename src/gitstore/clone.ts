@@ -4,15 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { GitError, lastLine, runGit, type GitOptions } from './git-run.js';
 import { redactUrl } from '../util/redact.js';
-
-export type CloneErrorCode = 'remote-unreachable' | 'ref-not-found' | 'auth-failed' | 'clone-failed';
-
-export class CloneError extends Error {
-  constructor(readonly code: CloneErrorCode, message: string) {
-    super(message);
-    this.name = 'CloneError';
-  }
-}
+import { SourceError } from './source-error.js';
 
 export interface CloneOptions {
   /** URL without credentials (see redact.ts). */
@@ -29,19 +21,27 @@ export interface CloneOptions {
 
 const COMMON = ['--filter=blob:none', '--no-tags'];
 
-function classify(err: GitError, o: CloneOptions): CloneError {
+/**
+ * One line for a failed clone or fetch of `what` (e.g. "branch 'main'") from `url`: the remote's
+ * own words, credentials redacted, sorted into the codes callers act on.
+ */
+export function classifyRemoteError(err: GitError, url: string, what: string): SourceError {
   const msg = err.stderr;
-  const where = redactUrl(o.url);
+  const where = redactUrl(url);
   if (/Remote branch .* not found|couldn't find remote ref|not our ref|invalid refspec/i.test(msg)) {
-    return new CloneError('ref-not-found', `${o.branch ? `branch '${o.branch}'` : `ref '${o.ref}'`} not found on ${where}`);
+    return new SourceError('ref-not-found', `${what} not found on ${where}`);
   }
-  if (/Authentication failed|could not read Username|401|403/i.test(msg)) {
-    return new CloneError('auth-failed', `authentication failed for ${where}`);
+  if (/Authentication failed|could not read Username|could not read Password|401|403|Permission denied \(publickey/i.test(msg)) {
+    return new SourceError('auth-failed', `authentication failed for ${where}`);
   }
-  if (/Could not resolve host|Connection refused|Failed to connect|does not appear to be a git repository|not found|unable to access|Could not read from remote/i.test(msg)) {
-    return new CloneError('remote-unreachable', `cannot reach remote ${where}: ${lastLine(msg)}`);
+  if (/Could not resolve host|Connection refused|Failed to connect|does not appear to be a git repository|not found|unable to access|Could not read from remote|Host key verification failed/i.test(msg)) {
+    return new SourceError('remote-unreachable', `cannot reach remote ${where}: ${lastLine(msg)}`);
   }
-  return new CloneError('clone-failed', `clone of ${where} failed: ${lastLine(msg)}`);
+  return new SourceError('fetch-failed', `fetching ${what} from ${where} failed: ${lastLine(msg)}`);
+}
+
+function classify(err: GitError, o: CloneOptions): SourceError {
+  return classifyRemoteError(err, o.url, o.branch ? `branch '${o.branch}'` : o.ref ? `ref '${o.ref}'` : 'the default branch');
 }
 
 /**
@@ -76,4 +76,10 @@ export async function headCommit(gitDir: string): Promise<{ oid: string; time: n
   const out = (await runGit(['--git-dir', gitDir, 'log', '-1', '--format=%H %ct %T', 'HEAD'])).trim();
   const [oid, time, tree] = out.split(' ');
   return { oid: oid!, time: Number(time), tree: tree! };
+}
+
+/** The branch HEAD is on (short name), or null when HEAD is detached. */
+export async function currentBranch(gitDir: string): Promise<string | null> {
+  const out = await runGit(['--git-dir', gitDir, 'symbolic-ref', '-q', '--short', 'HEAD']).catch(() => '');
+  return out.trim() || null;
 }

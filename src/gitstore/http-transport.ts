@@ -16,6 +16,7 @@ import {
   type RequestOptions,
 } from './remote-protocol.js';
 import { raceSignal, withTimeout, type Exchange } from './signals.js';
+import { ambientAuthorization } from './credential-helper.js';
 
 const ADVERTISEMENT_TYPE = 'application/x-git-upload-pack-advertisement';
 const REQUEST_TYPE = 'application/x-git-upload-pack-request';
@@ -31,6 +32,9 @@ export function createHttpTransport(baseUrl: string, opts: RemoteTransportOption
 class HttpTransport implements RemoteTransport {
   readonly url: string;
   #authorization: string | undefined;
+  /** No credentials were given: after a 401, ask git's ambient credential helpers once. */
+  #ambient: Promise<string | undefined> | undefined;
+  readonly #mayUseAmbient: boolean;
   #timeoutMs: number;
   #agent: http.Agent;
   #caps: Promise<Capabilities> | undefined;
@@ -39,6 +43,7 @@ class HttpTransport implements RemoteTransport {
   constructor(baseUrl: string, opts: RemoteTransportOptions) {
     this.url = baseUrl;
     this.#authorization = opts.authorization;
+    this.#mayUseAmbient = opts.authorization === undefined;
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_REMOTE_TIMEOUT_MS;
     const AgentClass = baseUrl.startsWith('https:') ? https.Agent : http.Agent;
     this.#agent = new AgentClass({ keepAlive: true, maxSockets: MAX_SOCKETS });
@@ -81,7 +86,21 @@ class HttpTransport implements RemoteTransport {
     return parseAdvertisement(guardBody(res, this.url, ex), this.url);
   }
 
-  #send(method: 'GET' | 'POST', target: string, ex: Exchange, body: Buffer | undefined, headers: Record<string, string>): Promise<IncomingMessage> {
+  async #send(method: 'GET' | 'POST', target: string, ex: Exchange, body: Buffer | undefined, headers: Record<string, string>): Promise<IncomingMessage> {
+    try {
+      return await this.#sendOnce(method, target, ex, body, headers);
+    } catch (err) {
+      if (!(err instanceof RemoteError) || err.status !== 401 || !this.#mayUseAmbient) throw err;
+      // What git would do: ask the configured credential helpers (never a prompt), once.
+      this.#ambient ??= ambientAuthorization(this.url);
+      const auth = await this.#ambient;
+      if (auth === undefined) throw err;
+      this.#authorization = auth;
+      return this.#sendOnce(method, target, ex, body, headers);
+    }
+  }
+
+  #sendOnce(method: 'GET' | 'POST', target: string, ex: Exchange, body: Buffer | undefined, headers: Record<string, string>): Promise<IncomingMessage> {
     if (this.#closed) return Promise.reject(new RemoteError('remote-error', this.url, 'transport is closed'));
     const all: Record<string, string> = { 'Git-Protocol': 'version=2', 'User-Agent': 'git/artifact-fs', ...headers };
     if (this.#authorization !== undefined) all.Authorization = this.#authorization;

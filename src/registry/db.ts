@@ -102,6 +102,11 @@ const MIGRATIONS: readonly string[] = [
      result TEXT NOT NULL,              -- 'ok' or one redacted line saying why it failed
      failures INTEGER NOT NULL          -- consecutive failures; 0 after a success
    );`,
+  // Repo sources (docs/sources-and-credentials.md): a verified commit the base is pinned to, and a
+  // prepared git dir our copy was made from with the ref fetched into it.
+  `ALTER TABLE repos ADD COLUMN require_commit TEXT;   -- the base never moves from this commit
+   ALTER TABLE repos ADD COLUMN source_git_dir TEXT;   -- --prepared-gitdir --git-dir (copied, never written)
+   ALTER TABLE repos ADD COLUMN fetch_ref TEXT;        -- full ref fetched into the copy`,
 ];
 
 export function openDb(path: string): Db {

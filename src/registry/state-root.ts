@@ -8,9 +8,10 @@ export const DEFAULT_STATE_ROOT = '/var/lib/artifact-fs';
 export interface StateRoot {
   readonly dir: string;
   readonly db: string;
-  /** Per-repo data: git dir, credentials. */
+  /** Per-repo data: git dir, overlay, credentials. remove-repo --purge deletes it. */
   repoDir(name: string): string;
   gitDir(name: string): string;
+  /** Remote credentials (0600, git credential format); only when the remote URL carried them. */
   credentialsFile(name: string): string;
   /** The fsmonitor hook git runs and the change journal it reads (gitstore/fsmonitor-journal.ts). */
   fsmonitorHook(name: string): string;
@@ -32,7 +33,7 @@ export function stateRoot(dir = process.env.ARTIFACT_FS_ROOT || DEFAULT_STATE_RO
     db: join(d, 'registry.db'),
     repoDir: (name) => join(d, 'repos', name),
     gitDir: (name) => join(d, 'repos', name, 'work', '.git'),
-    credentialsFile: (name) => join(d, 'repos', name, 'credentials.json'),
+    credentialsFile: (name) => join(d, 'repos', name, 'credentials'),
     fsmonitorHook: (name) => join(d, 'repos', name, 'fsmonitor', 'hook'),
     fsmonitorJournal: (name) => join(d, 'repos', name, 'fsmonitor', 'journal'),
     cacheDir: join(d, 'cache'),

@@ -14,4 +14,7 @@ test('credentials are split from http(s) URLs and redacted from text', () => {
   assert.equal(key, 'http.https://example.com/org/repo.git.extraHeader');
   assert.ok(!value.includes('s@cret'));
   assert.equal(Buffer.from(value.replace('Authorization: Basic ', ''), 'base64').toString(), 'alice:s@cret');
+  assert.equal(cfg['credential.helper'], '', 'ambient credential helpers are switched off for our own git processes');
+  assert.throws(() => splitCredentials('ssh://git:hunter2@example.com/r.git'), (e: Error) => /not supported/.test(e.message) && !e.message.includes('hunter2'));
+  assert.deepEqual(splitCredentials('ssh://git@example.com/r.git'), { url: 'ssh://git@example.com/r.git' });
 });
