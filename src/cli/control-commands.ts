@@ -1,9 +1,10 @@
-// unmount, remount, fetch, set-refresh: act on the running daemon through the control socket;
+// unmount, remount, fetch, set-refresh, prepare: act on the running daemon through the control socket;
 // without one they act on the registry (which a daemon reads when it starts, and follows while
 // it runs) and say so on stderr.
 
 import { aheadBehind } from '../gitstore/fetch.js';
-import { getRepo, setRefresh, setUnmounted } from '../registry/repos.js';
+import { getRepo, setPrepareState, setRefresh, setUnmounted } from '../registry/repos.js';
+import { requireReady } from '../daemon/control-ops.js';
 import { stateRoot } from '../registry/state-root.js';
 import { fetchOnce, upstreamOf } from '../daemon/refresh.js';
 import { parseRefresh, UsageError, validateName } from '../daemon/repo-spec.js';
@@ -73,6 +74,7 @@ export async function fetchCommand(args: string[]): Promise<number> {
     r = await withRegistry(root, async (db) => {
       const c = getRepo(db, name);
       if (!c) throw notFound(name);
+      requireReady(c, 'fetch');
       const rec = await fetchOnce(root, db, c);
       const u = upstreamOf(c);
       const ab = u ? await aheadBehind(c.gitDir, u).catch(() => undefined) : undefined;
@@ -85,4 +87,28 @@ export async function fetchCommand(args: string[]): Promise<number> {
   if (result === 'ok') return 0;
   process.stderr.write(`artifact-fs: fetch of ${name} failed: ${String(result).replace(/^fetch failed: /, '')}\n`);
   return 1;
+}
+
+/**
+ * Async add-repo: retries a failed preparation (queued again). Prints the repo's prepare state
+ * after the call: `preparing N` (a daemon took it at once), `queued N` (no daemon, or the daemon
+ * is busy preparing others), `ready N` (nothing to do: prepare is idempotent).
+ */
+export async function prepareCommand(args: string[]): Promise<number> {
+  const name = validateName(parse('prepare', args, { name: { type: 'string' } }).name);
+  const root = stateRoot();
+  const a = await askDaemon(root.socket, 'prepare', { name });
+  let state: string;
+  if (a.reached) state = (a.result as { prepare_state: string }).prepare_state;
+  else {
+    state = await withRegistry(root, async (db) => {
+      const c = getRepo(db, name);
+      if (!c) throw notFound(name);
+      if (c.prepareState === 'failed') setPrepareState(db, name, ['failed'], 'queued');
+      return getRepo(db, name)?.prepareState ?? c.prepareState;
+    });
+    noDaemonNote(a.reason, state === 'ready' ? 'nothing to prepare' : `recorded in the registry: ${name} is prepared when a daemon starts`);
+  }
+  out(`${state} ${name}`);
+  return 0;
 }

@@ -14,7 +14,7 @@ interface Command {
 const repo = () => import('./repo-commands.js');
 const control = () => import('./control-commands.js');
 const COMMANDS: Record<string, Command> = {
-  'add-repo': { summary: 'register a repo: blobless clone, index, sizes (--name --remote [--branch|--ref] [--mount-root] [--refresh] [--depth] [--require-commit OID] [--prepared-gitdir --git-dir D [--fetch-ref R]])', run: async (a) => (await repo()).addRepoCommand(a) },
+  'add-repo': { summary: 'register a repo: blobless clone, index, sizes (--name --remote [--branch|--ref] [--mount-root] [--refresh] [--depth] [--require-commit OID] [--prepared-gitdir --git-dir D [--fetch-ref R]] [--async: register now, the daemon prepares it behind a gated mount])', run: async (a) => (await import('./add-repo-command.js')).addRepoCommand(a) },
   daemon: { summary: 'mount every registered repo and serve it (foreground) [--root D] [--hydration-concurrency N]', run: async (a) => (await import('./daemon-command.js')).daemonCommand(a) },
   status: { summary: 'one line of state for a repo (--name N [--json])', run: async (a) => (await repo()).statusCommand(a) },
   'list-repos': { summary: 'name, branch, mount path and remote of every repo', run: async (a) => (await repo()).listReposCommand(a) },
@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   unmount: { summary: 'unmount a repo; it stays unmounted, across daemon restarts, until remount (--name N)', run: async (a) => (await control()).unmountCommand(a) },
   remount: { summary: 'mount a repo again (unmounting it first if mounted) (--name N)', run: async (a) => (await control()).remountCommand(a) },
   fetch: { summary: 'fetch the tracked branch now; HEAD and files do not change (--name N)', run: async (a) => (await control()).fetchCommand(a) },
+  prepare: { summary: 'retry the preparation of an async repo that failed; no-op when ready (--name N)', run: async (a) => (await control()).prepareCommand(a) },
   'set-refresh': { summary: 'how often the daemon fetches a repo (--name N --interval 30s|5m|1h|never)', run: async (a) => (await control()).setRefreshCommand(a) },
 };
 

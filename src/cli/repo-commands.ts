@@ -1,12 +1,11 @@
-// add-repo, list-repos, remove-repo, status: they work with or without a running daemon.
+// list-repos, remove-repo, status: they work with or without a running daemon (add-repo:
+// add-repo-command.ts).
 // status and remove-repo ask the daemon first (control socket) and fall back to the registry,
 // saying so; the daemon also follows registry changes within a second.
 
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { addRepo } from '../daemon/add-repo.js';
-import { validateName, validateSpec } from '../daemon/repo-spec.js';
+import { validateName } from '../daemon/repo-spec.js';
 import { mountpointFor } from '../daemon/repo-mount.js';
 import { readRuntime } from '../daemon/runtime-state.js';
 import { formatStatus, repoStatus } from '../daemon/status.js';
@@ -17,29 +16,6 @@ import { askDaemon, noDaemonNote } from './control-client.js';
 import { withRegistry } from './registry-access.js';
 
 const out = (s: string) => process.stdout.write(s + '\n');
-
-export async function addRepoCommand(args: string[]): Promise<number> {
-  // `--remote https://user:secret@…` is in this process's argv: replacing the title overwrites
-  // the argv area, so /proc/<pid>/cmdline (ps) no longer shows it for the rest of the run.
-  process.title = 'artifact-fs add-repo';
-  const f = parse('add-repo', args, {
-    name: { type: 'string' }, remote: { type: 'string' }, branch: { type: 'string' }, ref: { type: 'string' },
-    'mount-root': { type: 'string' }, refresh: { type: 'string' }, depth: { type: 'string' },
-    'prepared-gitdir': { type: 'boolean' }, 'git-dir': { type: 'string' }, 'fetch-ref': { type: 'string' }, 'require-commit': { type: 'string' },
-  });
-  const spec = validateSpec({
-    ...f, mountRoot: f['mount-root'] !== undefined ? resolve(f['mount-root']) : undefined,
-    preparedGitdir: f['prepared-gitdir'], gitDir: f['git-dir'] !== undefined ? resolve(f['git-dir']) : undefined,
-    fetchRef: f['fetch-ref'], requireCommit: f['require-commit'],
-  });
-  const root = stateRoot();
-  return withRegistry(root, async (db) => {
-    const r = await addRepo(root, db, spec);
-    out(`added ${spec.name}`);
-    if (!r.sizesKnown) process.stderr.write(`artifact-fs: note: the remote does not serve object-info; file sizes are learned on first stat\n`);
-    return 0;
-  });
-}
 
 export async function listReposCommand(args: string[]): Promise<number> {
   parse('list-repos', args, {});

@@ -1,15 +1,19 @@
 // add-repo, synchronous mode: acquire the source (blobless clone, or a copy of a prepared git
 // dir fast-forwarded to a ref), verify a required commit, index the tree, learn blob sizes from
 // the server, write the git index, then register. Nothing is half-registered: everything is built
-// in a temp dir by prepareRepo() (a function of the spec alone: it can run in the daemon too),
-// moved into place only when it all succeeded, and the registry row and snapshot are written in
-// one transaction after that move.
+// in a temp dir by prepareRepo() (a function of the spec and the credentials alone: the daemon
+// runs it too, for async add-repo: add-repo-async.ts, preparer.ts), moved into place only when
+// it all succeeded, and the registry row and snapshot are written in one transaction after that.
+//
+// Credentials are split off the remote URL first (repo-staging.ts: separateCredentials) and
+// written, 0600, to `<repo dir>/credentials` (stageRepoDir) before anything else runs: git, our protocol client
+// and the helper git uses in the mount all read them from there, in both modes.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setUpFsmonitor } from '../gitstore/fsmonitor-setup.js';
-import { configureCredentialHelper, writeCredentialsFile } from '../gitstore/credential-helper.js';
+import { configureCredentialHelper, type Credentials } from '../gitstore/credential-helper.js';
 import { createGitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
 import { writeIndex } from '../gitstore/index-writer.js';
 import { listTree } from '../gitstore/tree-index.js';
@@ -17,13 +21,14 @@ import { BlobCache } from '../hydrator/blob-cache.js';
 import { GIT_MODE_SYMLINK, type TreeEntry } from '../model/tree.js';
 import type { Oid } from '../model/ids.js';
 import type { Db } from '../registry/db.js';
-import { getRepo, insertRepo } from '../registry/repos.js';
+import { insertRepo } from '../registry/repos.js';
 import { assignInodes, saveSnapshot } from '../registry/snapshot-store.js';
 import type { StateRoot } from '../registry/state-root.js';
-import { acquirePidLock } from '../util/pid-lock.js';
 import { remoteAccess, type RemoteAccess } from './remote-access.js';
 import { acquireSource, resolveRemote, type AcquiredSource } from './repo-source.js';
-import { UsageError, type AddRepoSpec } from './repo-spec.js';
+import type { AddRepoSpec } from './repo-spec.js';
+import { separateCredentials, stageRepoDir, withAddLock } from './repo-staging.js';
+import { splitCredentials } from '../util/redact.js';
 import { learnSizes, probeSizes } from './sizes.js';
 
 export interface AddRepoResult {
@@ -44,14 +49,14 @@ const SHAPE_FILES = new Set(['.gitignore', '.gitattributes']);
 /** The fsmonitor token of the index add-repo writes (any token works: see fsmonitor-journal.ts). */
 const ADD_REPO_FSMONITOR_TOKEN = 'afs-add-repo';
 
-async function prefetchShapeBlobs(root: StateRoot, gitDir: string, access: RemoteAccess, oids: Oid[]): Promise<void> {
+async function prefetchShapeBlobs(root: StateRoot, gitDir: string, access: RemoteAccess, oids: Oid[], o: PrepareOptions): Promise<void> {
   const unique = [...new Set(oids)];
   if (!unique.length) return;
-  const cache = await BlobCache.open({ root: root.dir });
+  const cache = o.cache ?? await BlobCache.open({ root: root.dir });
   await mkdir(root.scratchDir, { recursive: true, mode: 0o700 });
   const fetcher = createGitBlobFetcher(gitDir, { url: access.url, authorization: access.authorization, gitConfig: access.gitConfig, scratchDir: root.scratchDir, log: () => {} });
   try {
-    await fetcher.fetch(unique, async (oid, size, content) => { await cache.write(oid, size, content); }, new AbortController().signal, { urgent: true });
+    await fetcher.fetch(unique, async (oid, size, content) => { await cache.write(oid, size, content); }, o.signal ?? new AbortController().signal, { urgent: true });
   } finally {
     await fetcher.close();
   }
@@ -68,24 +73,32 @@ export interface PreparedRepo {
   inodes: Map<string, number>;
 }
 
+export interface PrepareOptions {
+  /** Aborts the network work (clone, fetch, sizes, shape blobs). */
+  signal?: AbortSignal;
+  /** The blob cache to write shape blobs through (the daemon's own); opened when absent. */
+  cache?: BlobCache;
+}
+
 /**
- * Builds the repo in `tmp` (must not exist): `<tmp>/work/.git` and, when the URL carried
- * credentials, `<tmp>/credentials` (0600) with the git dir's credential helper pointing at its
- * installed path. Registers nothing and touches nothing outside `tmp` but the shared blob cache.
+ * Builds the repo in `tmp` (must not exist): `<tmp>/work/.git`, with, when there are
+ * credentials, the git dir's credential helper pointing at the repo's credentials file (written
+ * by stageRepoDir). `spec.remote` has no credentials (separateCredentials). Registers nothing and
+ * touches nothing outside `tmp` but the shared blob cache.
  */
-export async function prepareRepo(root: StateRoot, tmp: string, spec: AddRepoSpec): Promise<PreparedRepo> {
+export async function prepareRepo(root: StateRoot, tmp: string, spec: AddRepoSpec & { remote: string }, credentials: Credentials | undefined, o: PrepareOptions = {}): Promise<PreparedRepo> {
   const src = await resolveRemote(spec);
-  const { url, username, password } = src.remote;
-  const access = remoteAccess(url, username, password);
-  const hasCredentials = username !== undefined || password !== undefined;
+  if (splitCredentials(spec.remote).url !== spec.remote) throw new Error('prepareRepo: the remote URL still carries credentials');
+  const url = src.remote.url;
+  const access = remoteAccess(url, credentials?.username, credentials?.password);
   await mkdir(tmp, { recursive: true, mode: 0o700 });
-  const probe = probeSizes(access); // one round trip, overlapping the clone
+  const probe = probeSizes(access, o.signal); // one round trip, overlapping the clone
   probe.catch(() => {});
-  const source = await acquireSource(join(tmp, 'work'), spec, src, access);
+  const source = await acquireSource(join(tmp, 'work'), spec, src, access, o.signal);
   const entries = await listTree(source.gitDir, 'HEAD');
   const blobOids = [...new Set(entries.filter((e) => e.type === 'blob').map((e) => e.oid))];
-  const sizes = await learnSizes(await probe, blobOids);
-  await prefetchShapeBlobs(root, source.gitDir, access, shapeBlobs(entries));
+  const sizes = await learnSizes(await probe, blobOids, o.signal);
+  await prefetchShapeBlobs(root, source.gitDir, access, shapeBlobs(entries), o);
   const inodes = assignInodes(new Map(), entries.map((e) => e.path));
   // The index git will use in the mount: stat data equal to what the mount reports, so
   // `git status` reads no file and fetches no blob. Written before the mount exists.
@@ -99,13 +112,32 @@ export async function prepareRepo(root: StateRoot, tmp: string, spec: AddRepoSpe
     // "nothing changed" while the mount is pristine (repo-mount.ts), instead of an lstat each.
     fsmonitorToken: ADD_REPO_FSMONITOR_TOKEN,
   });
-  if (hasCredentials) {
+  if (credentials) {
     // Git in the mount (lazy fetches, fetch, pull, push) authenticates through this, without
     // the credentials ever entering the git config. Configured before the mount can exist.
-    await writeCredentialsFile(join(tmp, 'credentials'), { username: username ?? '', password: password ?? '' });
     await configureCredentialHelper(source.gitDir, url, root.credentialsFile(spec.name));
   }
-  return { source, remote: url, hasCredentials, entries, sizes, inodes };
+  return { source, remote: url, hasCredentials: credentials !== undefined, entries, sizes, inodes };
+}
+
+/**
+ * Moves the prepared `<tmp>/work` into the repo's directory (replacing one left by an attempt
+ * that died before registering) and sets up the fsmonitor hook, whose paths are absolute.
+ */
+export async function installPrepared(root: StateRoot, name: string, tmp: string): Promise<void> {
+  const work = join(root.repoDir(name), 'work');
+  await mkdir(root.repoDir(name), { recursive: true, mode: 0o700 });
+  await rm(work, { recursive: true, force: true });
+  await rename(join(tmp, 'work'), work);
+  await setUpFsmonitor(root.gitDir(name), { hook: root.fsmonitorHook(name), journal: root.fsmonitorJournal(name) });
+}
+
+/** The snapshot rows of generation 1 (the caller's transaction). */
+export function saveFirstSnapshot(db: Db, name: string, p: PreparedRepo): void {
+  saveSnapshot(db, name, 1, {
+    commit: p.source.head.oid as Oid, commitTime: p.source.head.time,
+    entries: p.entries.map((e) => ({ ...e, size: e.type === 'blob' ? (p.sizes?.get(e.oid) ?? -1) : 0, ino: p.inodes.get(e.path)! })),
+  });
 }
 
 function register(db: Db, root: StateRoot, spec: AddRepoSpec, p: PreparedRepo): void {
@@ -116,37 +148,25 @@ function register(db: Db, root: StateRoot, spec: AddRepoSpec, p: PreparedRepo): 
       hasCredentials: p.hasCredentials, objectInfo: p.sizes !== undefined, generation: 1, createdAt: new Date().toISOString(),
       requireCommit: spec.requireCommit ?? null, sourceGitDir: p.source.preparedFrom, fetchRef: p.source.fetchRef,
     });
-    saveSnapshot(db, spec.name, 1, {
-      commit: p.source.head.oid as Oid, commitTime: p.source.head.time,
-      entries: p.entries.map((e) => ({ ...e, size: e.type === 'blob' ? (p.sizes?.get(e.oid) ?? -1) : 0, ino: p.inodes.get(e.path)! })),
-    });
+    saveFirstSnapshot(db, spec.name, p);
   })();
 }
 
 export async function addRepo(root: StateRoot, db: Db, spec: AddRepoSpec): Promise<AddRepoResult> {
-  // One add-repo per name at a time: a concurrent one would replace this one's directory.
-  const lock = await acquirePidLock(join(root.dir, 'repos', `.add-${spec.name}.lock`), (pid) => `another add-repo for '${spec.name}' is running (pid ${pid})`);
-  try {
-    if (getRepo(db, spec.name)) throw new UsageError(`repo '${spec.name}' already exists (remove-repo first)`);
+  return withAddLock(root, db, spec.name, async () => {
+    const { spec: clean, credentials } = await separateCredentials(spec);
     const tmp = join(root.dir, 'repos', `.tmp-${spec.name}-${randomBytes(4).toString('hex')}`);
     try {
-      const p = await prepareRepo(root, tmp, spec);
-      const dest = root.repoDir(spec.name);
-      await rm(dest, { recursive: true, force: true }); // an orphan left by a crash before registration
-      await rename(tmp, dest);
-      try {
-        // The fsmonitor hook names absolute paths, so it is set up where the repo now lives.
-        await setUpFsmonitor(root.gitDir(spec.name), { hook: root.fsmonitorHook(spec.name), journal: root.fsmonitorJournal(spec.name) });
-        register(db, root, spec, p);
-      } catch (err) {
-        await rm(dest, { recursive: true, force: true });
-        throw err;
-      }
+      await stageRepoDir(root, spec.name, credentials);
+      const p = await prepareRepo(root, tmp, clean, credentials);
+      await installPrepared(root, spec.name, tmp);
+      register(db, root, spec, p);
       return { entries: p.entries.length, blobs: p.entries.filter((e) => e.type === 'blob').length, sizesKnown: p.sizes !== undefined };
+    } catch (err) {
+      await rm(root.repoDir(spec.name), { recursive: true, force: true });
+      throw err;
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
-  } finally {
-    await lock.release();
-  }
+  });
 }

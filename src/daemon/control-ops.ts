@@ -5,7 +5,7 @@
 // capability, a method on ControlTarget.
 
 import type { Db } from '../registry/db.js';
-import { deleteRepo, getRepo, setRefresh, setUnmounted, type RepoConfig } from '../registry/repos.js';
+import { deleteRepo, getRepo, setPrepareState, setRefresh, setUnmounted, type RepoConfig } from '../registry/repos.js';
 import type { StateRoot } from '../registry/state-root.js';
 import { ControlError } from './control-protocol.js';
 import type { ControlOp } from './control-server.js';
@@ -66,6 +66,7 @@ export function controlOps(t: ControlTarget): Record<string, ControlOp> {
 
     fetch: async (args) => {
       const c = repo(args);
+      requireReady(c, 'fetch');
       await t.refresh.fetchNow(c);
       return status(getRepo(t.db, c.name) ?? c);
     },
@@ -82,6 +83,16 @@ export function controlOps(t: ControlTarget): Record<string, ControlOp> {
       await t.reconcileNow();
       const next = t.refresh.nextFetch(c.name);
       return { name: c.name, refresh: interval, next_fetch: next !== undefined ? new Date(next).toISOString() : '' };
+    },
+
+    // Async add-repo: a failed preparation is queued again (the daemon starts it in this pass and
+    // the gated mount waits again instead of failing). Queued or preparing: already under way.
+    // Ready: nothing to do (idempotent, so scripts may call it to "make sure").
+    prepare: async (args) => {
+      const c = repo(args);
+      if (c.prepareState === 'failed') setPrepareState(t.db, c.name, ['failed'], 'queued');
+      await t.reconcileNow();
+      return { name: c.name, prepare_state: getRepo(t.db, c.name)?.prepareState ?? c.prepareState };
     },
 
     // Unmount first, then unregister: if unregistering fails the repo is left unmounted, not
@@ -102,4 +113,11 @@ function stringArg(args: Record<string, unknown>, key: string): string {
   if (v === undefined) throw new UsageError(`--${key} is required`);
   if (typeof v !== 'string') throw new UsageError(`--${key} must be a string`);
   return v;
+}
+
+/** Operations that need the repo's git dir refuse an async repo that is not prepared yet. */
+export function requireReady(c: RepoConfig, op: string): void {
+  if (c.prepareState === 'ready') return;
+  const why = c.prepareState === 'failed' ? `its preparation failed (${c.prepareError ?? 'see status'}); retry with prepare --name ${c.name}` : `it is being prepared (prepare_state=${c.prepareState})`;
+  throw new ControlError('failed', `cannot ${op} ${c.name}: ${why}`);
 }

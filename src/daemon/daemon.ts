@@ -1,21 +1,23 @@
 // The daemon: mounts every registered repo, follows the registry (repos added or removed by
-// other commands appear or disappear within RECONCILE_MS), refreshes remotes (refresh.ts),
-// answers the control socket (control-ops.ts), publishes live state for `status`, and unmounts
-// everything on close().
+// other commands appear or disappear within RECONCILE_MS), prepares async repos behind gated
+// mounts (preparer.ts, gated-mount.ts), refreshes remotes (refresh.ts), answers the control
+// socket (control-ops.ts), publishes live state for `status`, and unmounts everything on close().
 
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { BlobCache } from '../hydrator/blob-cache.js';
 import { Hydrator } from '../hydrator/hydrator.js';
 import { openDb, type Db } from '../registry/db.js';
-import { listRepos } from '../registry/repos.js';
+import { listRepos, requeueInterrupted, type RepoConfig } from '../registry/repos.js';
 import type { StateRoot } from '../registry/state-root.js';
 import type { Level, Log } from '../util/log.js';
 import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
 import type { Oid } from '../model/ids.js';
 import { controlOps, type ControlTarget } from './control-ops.js';
 import { ControlServer } from './control-server.js';
+import { GatedMount } from './gated-mount.js';
+import { Preparer } from './preparer.js';
 import { RefreshLoop } from './refresh.js';
 import type { LiveState } from './status.js';
 import { mountpointFor, RepoMount } from './repo-mount.js';
@@ -43,7 +45,9 @@ export class Daemon {
   #lock: PidLock | undefined;
   #hydrator: Hydrator | undefined;
   #cache: BlobCache | undefined;
-  readonly #repos = new Map<string, RepoMount>();
+  /** Mounted repos: served (RepoMount) or still gated while being prepared (GatedMount). */
+  readonly #repos = new Map<string, RepoMount | GatedMount>();
+  #preparer: Preparer | undefined;
   /** Repos whose mount failed, with the time of the failure (retried after a pause). */
   readonly #failed = new Map<string, number>();
   #timers: NodeJS.Timeout[] = [];
@@ -68,11 +72,16 @@ export class Daemon {
     const { root, log } = this.#o;
     this.#lock = await acquirePidLock(join(root.dir, 'daemon.pid'), (pid) => `another daemon (pid ${pid}) is already running on state root ${root.dir}`);
     this.#db = openDb(root.db);
+    // Preparations a previous daemon left unfinished (it died, or stopped mid-way) start over.
+    const requeued = requeueInterrupted(this.#db);
+    await removePrepareDirs(join(root.dir, 'repos'));
     await rm(root.scratchDir, { recursive: true, force: true });
     await mkdir(root.scratchDir, { recursive: true, mode: 0o700 });
     this.#cache = await BlobCache.open({ root: root.dir });
     this.#hydrator = new Hydrator({ cache: this.#cache, concurrency: Math.max(1, this.#o.hydrationConcurrency), log: (level: Level, msg: string) => log(level, msg) });
     this.#refresh = new RefreshLoop({ root, db: this.#db, log });
+    this.#preparer = new Preparer({ root, db: this.#db, cache: this.#cache, log, onSettled: () => this.#kick() });
+    if (requeued) log('info', 'resuming interrupted preparations', { repos: requeued });
     // Listening before the first mount: a command that sees a mount can always reach the daemon.
     try {
       this.#control = await ControlServer.listen(root.socket, controlOps(this.#controlTarget()), log);
@@ -113,38 +122,27 @@ export class Daemon {
     this.#reconciling = true;
     const waiters = this.#waiters.splice(0);
     try {
-      const wanted = new Map(listRepos(this.#db!).filter((c) => !c.unmounted).map((c) => [c.name, c]));
+      const all = listRepos(this.#db!);
+      const wanted = new Map(all.filter((c) => !c.unmounted).map((c) => [c.name, c]));
       let changed = false;
       for (const [name, m] of this.#repos) {
-        if (wanted.get(name)?.generation !== m.generation) {
+        const c = wanted.get(name);
+        if (m instanceof GatedMount && c && c.prepareState !== 'ready') m.follow(c);
+        else if (m instanceof GatedMount && c) changed = (await this.#activate(m, c)) || changed;
+        else if (c?.generation !== m.generation) {
           await this.#unmount(name);
           changed = true;
         }
       }
       for (const [name, c] of wanted) {
         if (this.#repos.has(name) || Date.now() - (this.#failed.get(name) ?? 0) < 10_000) continue;
-        const m = new RepoMount(c, mountpointFor(c, this.#o.mountRoot, this.#o.root), {
-          root: this.#o.root, db: this.#db!, hydrator: this.#hydrator!, cache: this.#cache!, log: this.#o.log,
-          background: this.#o.hydrationConcurrency > 0,
-        });
-        try {
-          await m.start();
-          this.#repos.set(name, m);
-          changed = true;
-          this.#failed.delete(name);
-          this.#mountErrors.delete(name);
-          void m.closed?.then(() => { if (this.#repos.get(name) === m && !this.#closing) void this.#unmount(name); });
-        } catch (err) {
-          this.#failed.set(name, Date.now());
-          this.#mountErrors.set(name, (err as Error).message);
-          await m.close().catch(() => {});
-          this.#o.log('error', `cannot mount ${name}: ${(err as Error).message}`, { repo: name });
-        }
+        changed = (await this.#mount(c)) || changed;
       }
       // Publish only when the set of mounts changed: publishing writes the registry, which
       // wakes the watcher, which would reconcile again.
       if (changed) this.#publish();
-      this.#refresh?.sync([...wanted.values()].filter((c) => this.#repos.has(c.name)));
+      this.#refresh?.sync([...wanted.values()].filter((c) => this.#repos.get(c.name) instanceof RepoMount));
+      this.#preparer?.sync(all);
     } finally {
       this.#reconciling = false;
       for (const w of waiters) w();
@@ -153,6 +151,54 @@ export class Daemon {
       this.#again = false;
       void this.#reconcile();
     }
+  }
+
+  /** Mounts `c`: served if it is prepared, else gated until it is. True when it mounted. */
+  async #mount(c: RepoConfig): Promise<boolean> {
+    const name = c.name;
+    const mountpoint = mountpointFor(c, this.#o.mountRoot, this.#o.root);
+    const deps = {
+      root: this.#o.root, db: this.#db!, hydrator: this.#hydrator!, cache: this.#cache!, log: this.#o.log,
+      background: this.#o.hydrationConcurrency > 0,
+    };
+    const m = c.prepareState === 'ready' ? new RepoMount(c, mountpoint, deps) : new GatedMount(c, mountpoint, deps);
+    try {
+      await m.start();
+      this.#adopt(name, m);
+      return true;
+    } catch (err) {
+      await m.close().catch(() => {});
+      this.#mountFailed(name, err);
+      return false;
+    }
+  }
+
+  /** The gated repo `name` is prepared: the same mount starts serving it. True when it did. */
+  async #activate(g: GatedMount, c: RepoConfig): Promise<boolean> {
+    try {
+      this.#adopt(c.name, await g.activate(c));
+      return true;
+    } catch (err) {
+      // Retried as a plain mount after the pause (the placeholder goes: nothing would open it).
+      this.#repos.delete(c.name);
+      await g.close().catch(() => {});
+      clearRuntime(this.#db!, c.name);
+      this.#mountFailed(c.name, err);
+      return true;
+    }
+  }
+
+  #adopt(name: string, m: RepoMount | GatedMount): void {
+    this.#repos.set(name, m);
+    this.#failed.delete(name);
+    this.#mountErrors.delete(name);
+    void m.closed?.then(() => { if (this.#repos.get(name) === m && !this.#closing) void this.#unmount(name); });
+  }
+
+  #mountFailed(name: string, err: unknown): void {
+    this.#failed.set(name, Date.now());
+    this.#mountErrors.set(name, (err as Error).message);
+    this.#o.log('error', `cannot mount ${name}: ${(err as Error).message}`, { repo: name });
   }
 
   async #unmount(name: string): Promise<void> {
@@ -175,8 +221,9 @@ export class Daemon {
   #live(name: string): LiveState | undefined {
     const m = this.#repos.get(name);
     if (!m) return undefined;
+    const state = m instanceof GatedMount ? m.state : this.#refresh!.failures(name) > 0 ? 'degraded' : 'mounted';
     return {
-      state: this.#refresh!.failures(name) > 0 ? 'degraded' : 'mounted', snapshot: m.snapshot,
+      state, snapshot: m.snapshot,
       isCached: (oid) => this.#cache!.isKnown(oid as Oid), queued: this.#hydrator!.stats().queued,
       mountpoint: m.mountpoint, nextFetch: this.#refresh!.nextFetch(name),
     };
@@ -208,6 +255,8 @@ export class Daemon {
       this.#watcher?.close();
       // New commands find no daemon (and use the registry) from here on.
       await this.#control?.close();
+      // Unfinished preparations go back to the queue; the next daemon resumes them.
+      await this.#preparer?.close();
       await this.#refresh?.close();
       await Promise.all([...this.#repos.keys()].map((name) => this.#unmount(name)));
       // In-flight batches get a moment to land; shutdown never waits on a stuck remote.
@@ -221,4 +270,10 @@ export class Daemon {
       this.#o.log('info', 'daemon stopped');
     })());
   }
+}
+
+/** Removes every `.prepare-*` work dir (only a daemon makes them, and this one holds the lock). */
+async function removePrepareDirs(reposDir: string): Promise<void> {
+  const names = await readdir(reposDir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith('.prepare-')).map((n) => rm(join(reposDir, n), { recursive: true, force: true })));
 }

@@ -3,7 +3,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mountFilesystem, type MountedFilesystem } from '../fuse/index.js';
+import { mountFilesystem, type FuseHandler, type MountedFilesystem } from '../fuse/index.js';
 import type { BlobProvider } from '../fs/blob-provider.js';
 import { WorkTreeFs } from '../fs/worktree-fs.js';
 import { OverlayStore } from '../overlay/index.js';
@@ -31,6 +31,20 @@ export interface RepoStats {
   hydratedBytes: number;
 }
 
+export interface RepoMountDeps {
+  root: StateRoot;
+  db: Db;
+  hydrator: Hydrator;
+  cache: BlobCache;
+  log: Log;
+  background: boolean;
+  /**
+   * Serves the filesystem on a mount that already exists (an async repo's gated mount:
+   * gated-mount.ts) instead of mounting it; what it returns is owned (closed) by this RepoMount.
+   */
+  attach?(fs: FuseHandler): Promise<MountedFilesystem>;
+}
+
 export class RepoMount {
   #mounted: MountedFilesystem | undefined;
   #fs: WorkTreeFs | undefined;
@@ -46,7 +60,7 @@ export class RepoMount {
   constructor(
     readonly config: RepoConfig,
     readonly mountpoint: string,
-    private readonly deps: { root: StateRoot; db: Db; hydrator: Hydrator; cache: BlobCache; log: Log; background: boolean },
+    private readonly deps: RepoMountDeps,
   ) {
     this.#generation = config.generation;
   }
@@ -96,14 +110,7 @@ export class RepoMount {
       onChange: (paths) => journal.record(paths),
       log: (level, message) => log(level, message, { repo: c.name }),
     });
-    // ENOTCONN: a dead mount left by a killed daemon is on the mountpoint; mountFilesystem
-    // replaces it (without this, the next daemon could never mount the repo again).
-    await mkdir(this.mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err; });
-    this.#mounted = await mountFilesystem(this.#fs, {
-      mountpoint: this.mountpoint, fsname: `artifact-fs:${c.name}`, subtype: 'artifact-fs',
-      init: { dataCache: 'explicit' },
-      log: (level, message) => log(level, message, { repo: c.name }),
-    });
+    this.#mounted = this.deps.attach ? await this.deps.attach(this.#fs) : await mountRepo(this.#fs, c.name, this.mountpoint, log);
     // Background hydration of everything not yet cached, in priority order.
     const items: Array<{ oid: Oid; size: number; path: string }> = [];
     if (this.deps.background) {
@@ -175,6 +182,18 @@ export class RepoMount {
       }
     })());
   }
+}
+
+/** Mounts `handler` as repo `name`'s filesystem (the mount options every repo mount uses). */
+export async function mountRepo(handler: FuseHandler, name: string, mountpoint: string, log: Log): Promise<MountedFilesystem> {
+  // ENOTCONN: a dead mount left by a killed daemon is on the mountpoint; mountFilesystem
+  // replaces it (without this, the next daemon could never mount the repo again).
+  await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err; });
+  return mountFilesystem(handler, {
+    mountpoint, fsname: `artifact-fs:${name}`, subtype: 'artifact-fs',
+    init: { dataCache: 'explicit' },
+    log: (level, message) => log(level, message, { repo: name }),
+  });
 }
 
 export function mountpointFor(c: RepoConfig, daemonMountRoot: string | undefined, root: StateRoot): string {

@@ -38,18 +38,18 @@ export interface AcquiredSource {
   fetchRef: string | null;
 }
 
-async function fromPrepared(work: string, spec: AddRepoSpec, prepared: PreparedGitDirInfo, access: RemoteAccess): Promise<string> {
+async function fromPrepared(work: string, spec: AddRepoSpec, prepared: PreparedGitDirInfo, access: RemoteAccess, signal?: AbortSignal): Promise<string> {
   const gitDir = await copyPreparedGitDir(prepared, work, access.url);
-  if (spec.fetchRef !== undefined) await fetchAndFastForward(gitDir, fullRefName(spec.fetchRef), { url: access.url, config: access.gitConfig });
+  if (spec.fetchRef !== undefined) await fetchAndFastForward(gitDir, fullRefName(spec.fetchRef), { url: access.url, config: access.gitConfig, signal });
   return gitDir;
 }
 
-/** Fills `<work>/.git` (work must not exist) with the source's commits and trees. */
-export async function acquireSource(work: string, spec: AddRepoSpec, src: ResolvedRemote, access: RemoteAccess): Promise<AcquiredSource> {
+/** Fills `<work>/.git` (work must not exist) with the source's commits and trees; `signal` aborts the network part. */
+export async function acquireSource(work: string, spec: AddRepoSpec, src: ResolvedRemote, access: RemoteAccess, signal?: AbortSignal): Promise<AcquiredSource> {
   let gitDir: string;
-  if (src.prepared) gitDir = await fromPrepared(work, spec, src.prepared, access);
+  if (src.prepared) gitDir = await fromPrepared(work, spec, src.prepared, access, signal);
   else {
-    await blobLessClone(work, { url: access.url, branch: spec.branch, ref: spec.ref, depth: spec.depth, config: access.gitConfig });
+    await blobLessClone(work, { url: access.url, branch: spec.branch, ref: spec.ref, depth: spec.depth, config: access.gitConfig, signal });
     gitDir = join(work, '.git');
   }
   const head = await headCommit(gitDir).catch(() => {

@@ -107,6 +107,11 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE repos ADD COLUMN require_commit TEXT;   -- the base never moves from this commit
    ALTER TABLE repos ADD COLUMN source_git_dir TEXT;   -- --prepared-gitdir --git-dir (copied, never written)
    ALTER TABLE repos ADD COLUMN fetch_ref TEXT;        -- full ref fetched into the copy`,
+  // Async add-repo (docs/async-add-repo.md): registered at once, prepared by the daemon. Until
+  // prepare_state is 'ready' the repo has no snapshot (generation 0) and no git dir.
+  `ALTER TABLE repos ADD COLUMN prepare_state TEXT NOT NULL DEFAULT 'ready'; -- ready, queued, preparing, failed
+   ALTER TABLE repos ADD COLUMN prepare_error TEXT;   -- failed: one redacted line saying why
+   ALTER TABLE repos ADD COLUMN prepare_spec TEXT;    -- until ready: the add-repo spec as JSON (remote without credentials)`,
 ];
 
 export function openDb(path: string): Db {
