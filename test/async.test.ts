@@ -184,13 +184,25 @@ test('a failed preparation: state=failed with one redacted line, EIO in the moun
   await assertNoSecret();
 });
 
-test('a daemon killed while preparing: the next one resumes the preparation and completes it', fuseTest, async (t) => {
+test('a daemon stopped or killed while preparing: the next one resumes the preparation and completes it', fuseTest, async (t) => {
   const { server, state, mnt, url, cli, start, assertNoSecret } = await setup(t);
   const mp = join(mnt, 'r');
-  const first = await start();
+  const zeroth = await start();
   server.hold();
   assert.equal((await cli(['add-repo', '--async', '--name', 'r', '--remote', url, '--mount-root', mnt])).code, 0);
   await server.waitForHeld(1);
+  // A clean stop never waits for the stalled clone: it is aborted and the repo goes back to the queue.
+  const tStop = performance.now();
+  assert.equal(await zeroth.stop(), 0);
+  t.diagnostic(`daemon stop with a preparation stalled: ${(performance.now() - tStop).toFixed(0)} ms`);
+  assert.ok(performance.now() - tStop < 3000);
+  assert.equal(await isMounted(mp), false, 'the gated mount went with the daemon');
+  const queued = await cliStatus(state, 'r');
+  assert.equal(queued.prepare_state, 'queued');
+  assert.equal(queued.state, 'unmounted');
+
+  const first = await start();
+  await server.waitForHeld(2);
   assert.equal((await liveStatus(state, 'r')).prepare_state, 'preparing');
   first.child.kill('SIGKILL');
   await first.exited;
@@ -202,14 +214,13 @@ test('a daemon killed while preparing: the next one resumes the preparation and 
   // The dead mount is replaced by a live gated one: its root answers again.
   await waitFor(() => stat(mp).then((st) => st.isDirectory(), () => false), (ok) => ok, 10_000, 'the gated mount, replacing the dead one');
   assert.match(second.log(), /resuming interrupted preparations/);
-  await server.waitForHeld(2); // the dead daemon's clone and the new one
+  await server.waitForHeld(3); // the aborted clone's request, the dead daemon's clone, and this one
   server.release();
   await waitFor(() => readFile(join(mp, 'dir', 'b.txt'), 'utf8').catch((e: Error) => e.message), (v) => v === 'beta\n', 20_000, 'the resumed repo to be readable');
   const s = await liveStatus(state, 'r');
   assert.equal(s.state, 'mounted');
   assert.equal(s.prepare_state, 'ready');
   assert.deepEqual((await readdir(join(state, 'repos'))).filter((n) => n.startsWith('.prepare-')), [], 'no work dir left');
-  // A clean stop mid-preparation puts it back in the queue (tested through the registry).
   assert.equal(await second.stop(), 0);
   await assertNoSecret();
 });
@@ -235,4 +246,27 @@ test('add-repo --async validates at once (bad flags, a duplicate name: exit 2); 
   assert.match(p.stderr, /no daemon is running; recorded in the registry/);
   const rm = await cli(['remove-repo', '--name', 'r', '--purge']);
   assert.equal(rm.code, 0, rm.stderr);
+});
+
+test('remove-repo while preparing aborts the preparation and unmounts the gated mount', fuseTest, async (t) => {
+  const { server, state, mnt, url, cli, start } = await setup(t);
+  const mp = join(mnt, 'r');
+  const daemon = await start();
+  server.hold();
+  assert.equal((await cli(['add-repo', '--async', '--name', 'r', '--remote', url, '--mount-root', mnt])).code, 0);
+  await server.waitForHeld(1);
+  await waitFor(() => isMounted(mp), (m) => m, 5000, 'the gated mount');
+  const blocked = run('ls', [mp]);
+  const t0 = performance.now();
+  const rm = await cli(['remove-repo', '--name', 'r', '--purge']);
+  const rmMs = performance.now() - t0;
+  t.diagnostic(`remove-repo with a process blocked in the gated mount: ${rmMs.toFixed(0)} ms`);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.equal(await isMounted(mp), false);
+  assert.ok(rmMs < 2000, 'blocked requests do not hold the unmount');
+  const ls = await blocked.done;
+  assert.notEqual(ls.code, 0, 'the blocked ls failed when its mount went away');
+  await waitFor(async () => daemon.log(), (l) => l.includes('"preparation interrupted"'), 5000, 'the preparation to stop');
+  await waitFor(() => readdir(join(state, 'repos')), (names) => !names.some((n) => n === 'r' || n.startsWith('.prepare-')), 5000, 'no data left');
+  assert.equal((await cli(['status', '--name', 'r'])).code, 1);
 });

@@ -82,9 +82,14 @@ export class GatedMount {
     return Object.fromEntries(this.#mounted?.session.counts ?? []);
   }
 
-  /** Unmounts (waiting requests end with the session). Idempotent; a no-op once activated (the RepoMount owns the mount). */
+  /**
+   * Unmounts. Waiting requests fail first (EIO): a process blocked in the mount holds it busy,
+   * and the unmount would otherwise wait for the lazy detach's grace period. Idempotent; a no-op
+   * once activated (the RepoMount owns the mount).
+   */
   async close(): Promise<void> {
     if (this.#activated) return;
+    this.#handler.gate.fail(`${this.config.name} is being unmounted`);
     await this.#mounted?.close();
   }
 }
