@@ -244,8 +244,30 @@ test('add-repo --async validates at once (bad flags, a duplicate name: exit 2); 
   assert.equal(p.code, 0);
   assert.equal(p.stdout, 'queued r\n');
   assert.match(p.stderr, /no daemon is running; recorded in the registry/);
+  const badDir = await cli(['add-repo', '--async', '--name', 'p', '--prepared-gitdir', '--git-dir', join(mnt, 'nope')]);
+  assert.equal(badDir.code, 2, 'a prepared git dir is checked before the command returns');
+  assert.match(badDir.stderr, /is not a directory/);
   const rm = await cli(['remove-repo', '--name', 'r', '--purge']);
   assert.equal(rm.code, 0, rm.stderr);
+});
+
+test('add-repo --async --prepared-gitdir: credentials in the prepared dir\'s origin URL are split off; the daemon copies and fetches', fuseTest, async (t) => {
+  const { dir, server, state, mnt, url, cli, start, assertNoSecret } = await setup(t);
+  const cache = join(dir, 'ci-cache.git');
+  const clone = await run('git', ['clone', '-q', '--bare', '--filter=blob:none', url, cache]).done; // not spawnSync: the server runs in this process
+  assert.equal(clone.code, 0, clone.stderr);
+  await start();
+  server.hold();
+  const add = await cli(['add-repo', '--async', '--name', 'r', '--prepared-gitdir', '--git-dir', cache, '--fetch-ref', 'main', '--mount-root', mnt]);
+  assert.equal(add.code, 0, add.stderr);
+  assert.equal(add.stdout, 'queued r\n');
+  await server.waitForHeld(1);
+  server.release();
+  await waitFor(() => readFile(join(mnt, 'r', 'a.txt'), 'utf8').catch((e: Error) => e.message), (v) => v === 'alpha\n', 15_000, 'the prepared repo');
+  const s = await liveStatus(state, 'r');
+  assert.equal(s.ref, 'main');
+  assert.equal((await readFile(join(state, 'repos', 'r', 'credentials'), 'utf8')), `username=u\npassword=${SECRET}\n`);
+  await assertNoSecret();
 });
 
 test('remove-repo while preparing aborts the preparation and unmounts the gated mount', fuseTest, async (t) => {
