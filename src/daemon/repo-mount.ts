@@ -19,6 +19,7 @@ import { loadSnapshot, recordSize, saveGeneration } from '../registry/snapshot-s
 import { diffTrees } from '../gitstore/diff-tree.js';
 import { TargetTree } from '../snapshot/target-tree.js';
 import { HeadWatcher } from './head-watcher.js';
+import { isShapeBlob } from './shape-blobs.js';
 import type { StateRoot } from '../registry/state-root.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Log } from '../util/log.js';
@@ -104,6 +105,8 @@ export class RepoMount {
       init: { dataCache: 'explicit' },
       log: (level, message) => log(level, message, { repo: c.name }),
     });
+    // add-repo may have cached the shape blobs while this daemon ran: look on disk for them.
+    for (const { path, node } of snapshot.blobs()) if (isShapeBlob(path, node.mode) && !cache.isKnown(node.oid)) await cache.has(node.oid);
     // Background hydration of everything not yet cached, in priority order.
     const items: Array<{ oid: Oid; size: number; path: string }> = [];
     if (this.deps.background) {
