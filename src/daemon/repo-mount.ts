@@ -150,6 +150,7 @@ export class RepoMount {
     log('info', 'generation switched', {
       repo: this.config.name, commit, generation, changes: changes.length, rowsWritten: r.puts, rowsDeleted: r.deletes,
       adopted: r.adopted, overlayRows: r.rows, ms: Math.round(performance.now() - t0),
+      planMs: Math.round(r.planMs), commitMs: Math.round(r.commitMs), switchMs: Math.round(r.switchMs),
     });
   }
 

@@ -101,6 +101,10 @@ export interface RebaseResult {
   deletes: number;
   adopted: number;
   rows: number;
+  /** The synchronous step: planning, the transaction (rows and snapshot), the in-memory switch. */
+  planMs: number;
+  commitMs: number;
+  switchMs: number;
 }
 
 export class WorkTreeFs implements FuseHandler {
@@ -491,10 +495,13 @@ export class WorkTreeFs implements FuseHandler {
     for (const f of this.#hashes.keys()) if (!live.has(f)) this.#hashes.delete(f);
     o.signal?.throwIfAborted();
     // One synchronous step from here on.
+    const t0 = performance.now();
     clearTimeout(this.#pendingTimer);
     this.#persistPending();
     const plan = planRebase({ table: this.#t, target, commit, hashes: this.#hashes, sizeOf: o.sizeOf });
+    const t1 = performance.now();
     this.#o.store.putMany(plan.puts, plan.deletes, () => o.persist(plan.snapshot));
+    const t2 = performance.now();
     this.#t.switchSnapshot(plan.snapshot);
     for (const a of plan.adopted) {
       try {
@@ -503,7 +510,10 @@ export class WorkTreeFs implements FuseHandler {
         this.#o.log?.('warn', `blob ${a.oid} stays uncached after the switch: ${(err as Error).message}`);
       }
     }
-    return { snapshot: plan.snapshot, puts: plan.puts.length, deletes: plan.deletes.length, adopted: plan.adopted.length, rows: this.#o.store.rowCount };
+    return {
+      snapshot: plan.snapshot, puts: plan.puts.length, deletes: plan.deletes.length, adopted: plan.adopted.length, rows: this.#o.store.rowCount,
+      planMs: t1 - t0, commitMs: t2 - t1, switchMs: performance.now() - t2,
+    };
   }
 
   /** Closes every descriptor (the session ended); the store is closed by its owner. */
