@@ -102,7 +102,8 @@ export class RepoMount {
     await mkdir(this.mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err; });
     this.#mounted = await mountFilesystem(this.#fs, {
       mountpoint: this.mountpoint, fsname: `artifact-fs:${c.name}`, subtype: 'artifact-fs',
-      init: { dataCache: 'explicit' },
+      // handleKillpriv: WorkTreeFs clears set-id bits itself, sparing a GETXATTR before writes.
+      init: { dataCache: 'explicit', handleKillpriv: true },
       log: (level, message) => log(level, message, { repo: c.name }),
     });
     // add-repo may have cached the shape blobs while this daemon ran: look on disk for them.
