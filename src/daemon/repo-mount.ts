@@ -126,11 +126,6 @@ export class RepoMount {
     this.#heads.start();
   }
 
-  /** Resolves once the base follows HEAD (tests). */
-  settled(): Promise<void> {
-    return this.#heads?.settled() ?? Promise.resolve();
-  }
-
   /**
    * HEAD moved: the next generation from a tree diff, with the overlay re-based onto it
    * (WorkTreeFs.rebase; nothing visible changes) and persisted with it in one transaction.
