@@ -8,10 +8,9 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, rename, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afs, startDaemon, type DaemonChild } from './support/cli.js';
-import { defer, fuseTest, tempDir } from './support/fuse-env.js';
-import { makeRepo } from './support/git-fixtures.js';
-import { startGitServer } from './support/git-server.js';
+import type { DaemonChild } from './support/cli.js';
+import { fuseTest } from './support/fuse-env.js';
+import { mountedRepo } from './support/mounted-repo.js';
 
 const exec = promisify(execFile);
 
@@ -27,31 +26,10 @@ const FILES: Record<string, string | { exec: string }> = {
 };
 
 async function setup(t: import('node:test').TestContext) {
-  const dir = await tempDir(t, 'afs-fsmonitor-');
-  await makeRepo(join(dir, 'remote'), FILES, { name: 'f' });
-  const server = await startGitServer({ root: join(dir, 'remote') });
-  defer(t, () => server.close());
-  const state = join(dir, 'state');
-  const mnt = join(dir, 'mnt');
-  const add = await afs(state, ['add-repo', '--name', 'f', '--remote', server.url('f'), '--mount-root', mnt]);
-  assert.equal(add.code, 0, add.stderr);
-  const native = join(dir, 'native');
-  await exec('git', ['clone', '-q', server.url('f'), native]);
-  const hook = join(state, 'repos', 'f', 'fsmonitor', 'hook');
-  let daemon = startDaemon(state, ['--hydration-concurrency', '0']);
-  defer(t, () => daemon.stop());
-  const root = join(mnt, 'f');
-  await daemon.waitMounted(root);
-  return {
-    server, root, native, hook,
-    daemon: () => daemon,
-    restart: async () => {
-      assert.equal(await daemon.stop(), 0);
-      daemon = startDaemon(state, ['--hydration-concurrency', '0']);
-      defer(t, () => daemon.stop());
-      await daemon.waitMounted(root);
-    },
-  };
+  const m = await mountedRepo(t, 'f', FILES);
+  const native = join(m.dir, 'native');
+  await exec('git', ['clone', '-q', m.server.url('f'), native]);
+  return { ...m, native, hook: join(m.state, 'repos', 'f', 'fsmonitor', 'hook') };
 }
 
 async function git(dir: string, ...args: string[]): Promise<string> {

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afs, startDaemon } from './support/cli.js';
-import { defer, fuseTest, tempDir } from './support/fuse-env.js';
-import { addCommit, gitRun, listBlobs, makeRepo, type FixtureFile } from './support/git-fixtures.js';
-import { startGitServer } from './support/git-server.js';
+import { afs } from './support/cli.js';
+import { defer, fuseTest } from './support/fuse-env.js';
+import { addCommit, gitRun, listBlobs, type FixtureFile } from './support/git-fixtures.js';
+import { mountedRepo } from './support/mounted-repo.js';
 
 const FILES: Record<string, FixtureFile> = {
   'README.md': '# generations\n',
@@ -68,22 +68,11 @@ async function overlayRows(state: string): Promise<string> {
 }
 
 async function setup(t: import('node:test').TestContext) {
-  const dir = await tempDir(t, 'afs-gen-');
-  const { bare } = await makeRepo(join(dir, 'remote'), FILES, { name: 'g' });
   // A branch that changes, adds and deletes files and adds a directory.
   const changes: Record<string, FixtureFile> = { 'README.md': '# other\n', 'bin/run': { exec: '#!/bin/sh\necho other\n' }, 'docs/new.md': 'new\n' };
   for (let i = 0; i < 8; i++) changes[`src/m${i}/f${i}.ts`] = `export const v${i} = ${i * 100};\n`;
-  await addCommit(bare, changes, { branch: 'other', from: 'main', message: 'other', delete: ['src/m19/f19.ts', 'package.json'] });
-  const server = await startGitServer({ root: join(dir, 'remote') });
-  defer(t, () => server.close());
-  const state = join(dir, 'state');
-  const mnt = join(dir, 'mnt');
-  const add = await afs(state, ['add-repo', '--name', 'g', '--remote', server.url('g'), '--mount-root', mnt]);
-  assert.equal(add.code, 0, add.stderr);
-  let daemon = startDaemon(state, ['--hydration-concurrency', '0']);
-  defer(t, () => daemon.stop());
-  const root = join(mnt, 'g');
-  await daemon.waitMounted(root);
+  const m = await mountedRepo(t, 'g', FILES, (bare) => addCommit(bare, changes, { branch: 'other', from: 'main', message: 'other', delete: ['src/m19/f19.ts', 'package.json'] }));
+  const { bare, server, state, root, restart } = m;
   const git = async (...args: string[]) => {
     const r = await gitRun(['-C', root, ...args], { env: GIT_ENV });
     assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
@@ -101,17 +90,11 @@ async function setup(t: import('node:test').TestContext) {
     for (;;) {
       const s = await status();
       if (s.head === head) return s;
-      if (Date.now() > deadline) throw new Error(`base never reached ${head}: ${JSON.stringify(s)}\n${daemon.log()}`);
+      if (Date.now() > deadline) throw new Error(`base never reached ${head}: ${JSON.stringify(s)}\n${m.daemon().log()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const restart = async () => {
-    assert.equal(await daemon.stop(), 0);
-    daemon = startDaemon(state, ['--hydration-concurrency', '0']);
-    defer(t, () => daemon.stop());
-    await daemon.waitMounted(root);
-  };
-  return { bare, server, state, root, git, status, switched, restart, log: () => daemon.log() };
+  return { bare, server, state, root, git, status, switched, restart, log: () => m.daemon().log() };
 }
 
 test('a commit in the mount becomes the base: nothing visible changes, the overlay empties, status reads nothing', fuseTest, async (t) => {

@@ -54,7 +54,9 @@ test('after kill -9 of the daemon, the next daemon replaces the dead mount itsel
 
   const second = startDaemon(state);
   defer(t, () => second.stop());
-  await until('the mount to answer again', async () => (await errnoOf(stat(root))) === 'ok').catch((err: Error) => assert.fail(`${err.message}; daemon log:\n${second.log()}`));
+  // A live mount, not the bare directory seen between the dead mount's removal and the new mount.
+  const mountsAt = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.split(' ')[4] === root).length;
+  await until('the mount to answer again', async () => (await errnoOf(stat(root))) === 'ok' && (await mountsAt()) === 1).catch((err: Error) => assert.fail(`${err.message}; daemon log:\n${second.log()}`));
   assert.equal(await readFile(join(root, 'written.txt'), 'utf8'), 'acknowledged before the crash\n');
   assert.equal(await readFile(join(root, 'sub/deep.txt'), 'utf8'), 'deep\n');
   assert.deepEqual((await readdir(root)).sort(), ['.git', 'base.txt', 'sub', 'written.txt']);

@@ -7,10 +7,9 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdir, open, opendir, readFile, rename, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afs, startDaemon } from './support/cli.js';
-import { defer, fuseTest, tempDir } from './support/fuse-env.js';
-import { makeRepo } from './support/git-fixtures.js';
-import { startGitServer } from './support/git-server.js';
+import { fuseTest } from './support/fuse-env.js';
+import { afs } from './support/cli.js';
+import { mountedRepo } from './support/mounted-repo.js';
 import { diffObservations, runPosixCases, threwCases } from './posix/run-cases.js';
 import { posixCases } from './posix/cases.js';
 
@@ -27,27 +26,7 @@ const FILES: Record<string, string | { exec: string }> = {
   'bin/run': { exec: '#!/bin/sh\n' },
 };
 
-async function setup(t: import('node:test').TestContext) {
-  const dir = await tempDir(t, 'afs-write-');
-  await makeRepo(join(dir, 'remote'), FILES, { name: 'w' });
-  const server = await startGitServer({ root: join(dir, 'remote') });
-  defer(t, () => server.close());
-  const state = join(dir, 'state');
-  const mnt = join(dir, 'mnt');
-  const add = await afs(state, ['add-repo', '--name', 'w', '--remote', server.url('w'), '--mount-root', mnt]);
-  assert.equal(add.code, 0, add.stderr);
-  let daemon = startDaemon(state, ['--hydration-concurrency', '0']);
-  defer(t, () => daemon.stop());
-  const root = join(mnt, 'w');
-  await daemon.waitMounted(root);
-  const restart = async () => {
-    assert.equal(await daemon.stop(), 0);
-    daemon = startDaemon(state, ['--hydration-concurrency', '0']);
-    defer(t, () => daemon.stop());
-    await daemon.waitMounted(root);
-  };
-  return { dir, server, state, root, restart };
-}
+const setup = (t: import('node:test').TestContext) => mountedRepo(t, 'w', FILES);
 
 test('the POSIX table in the repo mount matches a native directory', fuseTest, async (t) => {
   const { dir, root } = await setup(t);

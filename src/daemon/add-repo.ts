@@ -18,7 +18,7 @@ import { createGitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
 import { writeIndex } from '../gitstore/index-writer.js';
 import { listTree } from '../gitstore/tree-index.js';
 import { BlobCache } from '../hydrator/blob-cache.js';
-import { GIT_MODE_SYMLINK, type TreeEntry } from '../model/tree.js';
+import type { TreeEntry } from '../model/tree.js';
 import type { Oid } from '../model/ids.js';
 import type { Db } from '../registry/db.js';
 import { insertRepo } from '../registry/repos.js';
@@ -28,6 +28,7 @@ import { remoteAccess, type RemoteAccess } from './remote-access.js';
 import { acquireSource, resolveRemote, type AcquiredSource } from './repo-source.js';
 import type { AddRepoSpec } from './repo-spec.js';
 import { separateCredentials, stageRepoDir, withAddLock } from './repo-staging.js';
+import { isShapeBlob } from './shape-blobs.js';
 import { splitCredentials } from '../util/redact.js';
 import { learnSizes, probeSizes } from './sizes.js';
 
@@ -37,15 +38,10 @@ export interface AddRepoResult {
   sizesKnown: boolean;
 }
 
-/**
- * Blobs that are part of the tree's shape rather than its content: symlink targets (`ls -l`,
- * `find -ls` and path resolution read them) and the `.gitignore`/`.gitattributes` files that
- * `git status` reads. They are few and tiny: fetched with the tree, in one request.
- */
+/** The shape blobs of a tree (shape-blobs.ts): fetched with the tree, in one request. */
 function shapeBlobs(entries: readonly TreeEntry[]): Oid[] {
-  return entries.filter((e) => e.mode === GIT_MODE_SYMLINK || (e.type === 'blob' && SHAPE_FILES.has(e.path.slice(e.path.lastIndexOf('/') + 1)))).map((e) => e.oid);
+  return entries.filter((e) => e.type === 'blob' && isShapeBlob(e.path, e.mode)).map((e) => e.oid);
 }
-const SHAPE_FILES = new Set(['.gitignore', '.gitattributes']);
 /** The fsmonitor token of the index add-repo writes (any token works: see fsmonitor-journal.ts). */
 const ADD_REPO_FSMONITOR_TOKEN = 'afs-add-repo';
 

@@ -89,6 +89,10 @@ export class Daemon {
       // Commands still work through the registry, which this daemon follows.
       log('error', `no control socket: ${(err as Error).message}`);
     }
+    // Diagnostics: `kill -USR2 <daemon>` logs the FUSE requests each mount has served. Installed
+    // before the first mount: until then SIGUSR2's default action would kill the daemon.
+    this.#onUsr2 = () => { for (const [name, m] of this.#repos) log('info', 'fuse requests', { repo: name, ...m.requestCounts() }); };
+    process.on('SIGUSR2', this.#onUsr2);
     await this.#reconcile();
     this.#timers.push(setInterval(() => void this.#reconcile(), RECONCILE_MS));
     // React at once when another command writes the registry (the poll is the fallback).
@@ -96,9 +100,6 @@ export class Daemon {
       if (file?.startsWith('registry.db')) this.#kick();
     });
     this.#watcher.on('error', () => {});
-    // Diagnostics: `kill -USR2 <daemon>` logs the FUSE requests each mount has served.
-    this.#onUsr2 = () => { for (const [name, m] of this.#repos) log('info', 'fuse requests', { repo: name, ...m.requestCounts() }); };
-    process.on('SIGUSR2', this.#onUsr2);
     this.#timers.push(setInterval(() => this.#publish(), PUBLISH_MS));
     log('info', 'daemon started', { repos: this.#repos.size, pid: process.pid, socket: this.#control ? root.socket : null });
   }

@@ -57,11 +57,6 @@ export class HeadWatcher {
     kick();
   }
 
-  /** Resolves once HEAD has been checked and, if it moved, switched to (tests, shutdown). */
-  async settled(): Promise<void> {
-    while (this.#running || this.#timer) await (this.#running ?? new Promise((r) => setTimeout(r, DEBOUNCE_MS)));
-  }
-
   close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);

@@ -19,6 +19,7 @@ import { loadSnapshot, recordSize, saveGeneration } from '../registry/snapshot-s
 import { diffTrees } from '../gitstore/diff-tree.js';
 import { TargetTree } from '../snapshot/target-tree.js';
 import { HeadWatcher } from './head-watcher.js';
+import { isShapeBlob } from './shape-blobs.js';
 import type { StateRoot } from '../registry/state-root.js';
 import type { Snapshot } from '../snapshot/snapshot.js';
 import type { Log } from '../util/log.js';
@@ -111,6 +112,8 @@ export class RepoMount {
       log: (level, message) => log(level, message, { repo: c.name }),
     });
     this.#mounted = this.deps.attach ? await this.deps.attach(this.#fs) : await mountRepo(this.#fs, c.name, this.mountpoint, log);
+    // add-repo may have cached the shape blobs while this daemon ran: look on disk for them.
+    for (const { path, node } of snapshot.blobs()) if (isShapeBlob(path, node.mode) && !cache.isKnown(node.oid)) await cache.has(node.oid);
     // Background hydration of everything not yet cached, in priority order.
     const items: Array<{ oid: Oid; size: number; path: string }> = [];
     if (this.deps.background) {
@@ -127,11 +130,6 @@ export class RepoMount {
       log: (level, message, fields) => log(level, message, { repo: c.name, ...fields }),
     });
     this.#heads.start();
-  }
-
-  /** Resolves once the base follows HEAD (tests). */
-  settled(): Promise<void> {
-    return this.#heads?.settled() ?? Promise.resolve();
   }
 
   /**
@@ -154,6 +152,7 @@ export class RepoMount {
     log('info', 'generation switched', {
       repo: this.config.name, commit, generation, changes: changes.length, rowsWritten: r.puts, rowsDeleted: r.deletes,
       adopted: r.adopted, overlayRows: r.rows, ms: Math.round(performance.now() - t0),
+      planMs: Math.round(r.planMs), commitMs: Math.round(r.commitMs), switchMs: Math.round(r.switchMs),
     });
   }
 
@@ -191,7 +190,9 @@ export async function mountRepo(handler: FuseHandler, name: string, mountpoint: 
   await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOTCONN') throw err; });
   return mountFilesystem(handler, {
     mountpoint, fsname: `artifact-fs:${name}`, subtype: 'artifact-fs',
-    init: { dataCache: 'explicit' },
+    // handleKillpriv: WorkTreeFs clears set-id bits itself, sparing a GETXATTR before writes.
+    // (Agreed at INIT: a gated mount's placeholder agrees it for the WorkTreeFs it will serve.)
+    init: { dataCache: 'explicit', handleKillpriv: true },
     log: (level, message) => log(level, message, { repo: name }),
   });
 }

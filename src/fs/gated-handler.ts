@@ -122,12 +122,12 @@ export class GatedHandler implements FuseHandler {
   read(ctx: RequestContext, nodeid: number, fh: number, offset: number, size: number): Buffer | Buffer[] | Promise<Buffer | Buffer[]> {
     return this.#via(ctx, (h) => h.read(ctx, nodeid, fh, offset, size));
   }
-  write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, flags: number): number | Promise<number> {
-    if (this.#inner) return this.#inner.write(ctx, nodeid, fh, offset, data, flags);
+  write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, flags: number, writeFlags: number): number | Promise<number> {
+    if (this.#inner) return this.#inner.write(ctx, nodeid, fh, offset, data, flags, writeFlags);
     // Unreachable in practice (no handle exists before the gate opens), but `data` is a view
     // into a request buffer the device may reuse: a write that waits keeps its own copy.
     const copy = Buffer.from(data);
-    return this.#via(ctx, (h) => h.write(ctx, nodeid, fh, offset, copy, flags));
+    return this.#via(ctx, (h) => h.write(ctx, nodeid, fh, offset, copy, flags, writeFlags));
   }
   release(ctx: RequestContext, nodeid: number, fh: number, flags: number): void | Promise<void> { return this.#via(ctx, (h) => h.release(ctx, nodeid, fh, flags)); }
   fsync(ctx: RequestContext, nodeid: number, fh: number, datasync: boolean): void | Promise<void> { return this.#via(ctx, (h) => h.fsync(ctx, nodeid, fh, datasync)); }

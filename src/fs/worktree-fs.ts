@@ -29,7 +29,7 @@ import { DirEntries } from '../util/dir-entries.js';
 import { stat, statfs } from 'node:fs/promises';
 import type { Oid } from '../model/ids.js';
 import {
-  DT_DIR, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FOPEN_NOFLUSH, direntType, fail, type AttrResult, type CreateResult, type DirentList, type Entry, type FuseHandler,
+  DT_DIR, FOPEN_CACHE_DIR, FOPEN_KEEP_CACHE, FOPEN_NOFLUSH, FUSE_WRITE_KILL_SUIDGID, direntType, fail, type AttrResult, type CreateResult, type DirentList, type Entry, type FuseHandler,
   type OpenResult, type RequestContext, type SetattrChanges, type StatfsResult,
 } from '../fuse/index.js';
 import type { OverlayKind, OverlayStore } from '../overlay/index.js';
@@ -101,6 +101,10 @@ export interface RebaseResult {
   deletes: number;
   adopted: number;
   rows: number;
+  /** The synchronous step: planning, the transaction (rows and snapshot), the in-memory switch. */
+  planMs: number;
+  commitMs: number;
+  switchMs: number;
 }
 
 export class WorkTreeFs implements FuseHandler {
@@ -275,7 +279,7 @@ export class WorkTreeFs implements FuseHandler {
     if (ch.mode !== undefined) node.mode = (node.mode & S_IFMT) | (ch.mode & 0o7777);
     if (ch.uid !== undefined) node.uid = ch.uid;
     if (ch.gid !== undefined) node.gid = ch.gid;
-    if (ch.killSuidgid === true) node.mode &= ~(S_ISUID | ((node.mode & S_IXGRP) !== 0 ? S_ISGID : 0));
+    if (ch.killSuidgid === true) killSuidgid(node);
     if (ch.atime !== undefined) node.atimeNs = ch.atime === 'now' ? t : toNs(ch.atime);
     if (ch.mtime !== undefined) node.mtimeNs = ch.mtime === 'now' ? t : toNs(ch.mtime);
     node.ctimeNs = ch.ctime !== undefined ? toNs(ch.ctime) : t;
@@ -358,9 +362,11 @@ export class WorkTreeFs implements FuseHandler {
     return this.#c.read(node, offset, size, ctx.signal);
   }
 
-  write(ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer): number | Promise<number> {
+  write(ctx: RequestContext, nodeid: number, _fh: number, offset: number, data: Buffer, _flags: number, writeFlags: number): number | Promise<number> {
     if (nodeid === GITFILE_INO) fail('EPERM');
     const node = this.#file(nodeid);
+    // HANDLE_KILLPRIV_V2 (repo-mount.ts): a write by someone without CAP_FSETID drops set-id bits.
+    if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) !== 0 && killSuidgid(node)) this.#t.persist([node]);
     if (data.length === 0) return 0;
     this.#changes.node(node);
     return this.#c.write(node, offset, data, ctx.signal);
@@ -491,10 +497,13 @@ export class WorkTreeFs implements FuseHandler {
     for (const f of this.#hashes.keys()) if (!live.has(f)) this.#hashes.delete(f);
     o.signal?.throwIfAborted();
     // One synchronous step from here on.
+    const t0 = performance.now();
     clearTimeout(this.#pendingTimer);
     this.#persistPending();
     const plan = planRebase({ table: this.#t, target, commit, hashes: this.#hashes, sizeOf: o.sizeOf });
+    const t1 = performance.now();
     this.#o.store.putMany(plan.puts, plan.deletes, () => o.persist(plan.snapshot));
+    const t2 = performance.now();
     this.#t.switchSnapshot(plan.snapshot);
     for (const a of plan.adopted) {
       try {
@@ -503,7 +512,10 @@ export class WorkTreeFs implements FuseHandler {
         this.#o.log?.('warn', `blob ${a.oid} stays uncached after the switch: ${(err as Error).message}`);
       }
     }
-    return { snapshot: plan.snapshot, puts: plan.puts.length, deletes: plan.deletes.length, adopted: plan.adopted.length, rows: this.#o.store.rowCount };
+    return {
+      snapshot: plan.snapshot, puts: plan.puts.length, deletes: plan.deletes.length, adopted: plan.adopted.length, rows: this.#o.store.rowCount,
+      planMs: t1 - t0, commitMs: t2 - t1, switchMs: performance.now() - t2,
+    };
   }
 
   /** Closes every descriptor (the session ended); the store is closed by its owner. */
@@ -639,6 +651,15 @@ export class WorkTreeFs implements FuseHandler {
     }
     if (oids.length) this.#o.blobs.nudge(oids);
   }
+}
+
+/** Clears set-uid, and set-gid when group-executable (setgid without it is mandatory locking). */
+function killSuidgid(n: WNode): boolean {
+  const mode = n.mode & ~(S_ISUID | ((n.mode & S_IXGRP) !== 0 ? S_ISGID : 0));
+  if (mode === n.mode) return false;
+  n.mode = mode;
+  n.ctimeNs = nowNs();
+  return true;
 }
 
 function unknownSize(n: WNode): boolean {

@@ -93,9 +93,11 @@ export interface FuseHandler {
   read(ctx: RequestContext, nodeid: number, fh: number, offset: number, size: number): Buffer | Buffer[] | Promise<Buffer | Buffer[]>;
   /**
    * `data` is a view into the request buffer: copy it if you keep it past the call. `flags` are
-   * the file's open(2) flags (fuse_write_in.flags). Returns bytes written.
+   * the file's open(2) flags (fuse_write_in.flags); `writeFlags` are FUSE_WRITE_* bits: with
+   * InitOptions.handleKillpriv, FUSE_WRITE_KILL_SUIDGID asks the filesystem to clear the set-id
+   * bits (the kernel no longer does it). Returns bytes written.
    */
-  write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, flags: number): number | Promise<number>;
+  write(ctx: RequestContext, nodeid: number, fh: number, offset: number, data: Buffer, flags: number, writeFlags: number): number | Promise<number>;
   statfs(ctx: RequestContext, nodeid: number): StatfsResult | Promise<StatfsResult>;
   /** Last close of an open file; `flags` are its open(2) flags. Errors are not seen by anyone. */
   release(ctx: RequestContext, nodeid: number, fh: number, flags: number): void | Promise<void>;

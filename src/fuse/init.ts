@@ -31,6 +31,13 @@ export interface InitOptions {
   maxBackground?: number;
   /** FUSE_ATOMIC_O_TRUNC: O_TRUNC arrives in open() flags instead of a separate setattr. Default off. */
   atomicOTrunc?: boolean;
+  /**
+   * FUSE_HANDLE_KILLPRIV_V2: the filesystem clears set-id bits itself (FUSE_WRITE_KILL_SUIDGID on
+   * WRITE, FATTR_KILL_SUIDGID on SETATTR) and keeps no security.capability xattr. The kernel then
+   * marks the superblock SB_NOSEC and stops asking GETXATTR("security.capability") before every
+   * write of an inode (one round trip per WRITE otherwise). Default off.
+   */
+  handleKillpriv?: boolean;
 }
 
 export interface InitIn {
@@ -72,6 +79,7 @@ function wantedFlags(o: InitOptions): bigint {
   f |= o.exportSupport ? abi.FUSE_EXPORT_SUPPORT : abi.FUSE_NO_EXPORT_SUPPORT;
   f |= (o.dataCache ?? 'auto') === 'explicit' ? abi.FUSE_EXPLICIT_INVAL_DATA : abi.FUSE_AUTO_INVAL_DATA;
   if (o.atomicOTrunc) f |= abi.FUSE_ATOMIC_O_TRUNC;
+  if (o.handleKillpriv) f |= abi.FUSE_HANDLE_KILLPRIV_V2;
   return f;
 }
 

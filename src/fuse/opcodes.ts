@@ -129,7 +129,8 @@ function sizeArg(buf: Buffer, off: number): number {
   }
 }
 
-type RWArgs = { fh: number; offset: number; size: number; flags: number };
+/** `writeFlags`: fuse_write_in.write_flags (FUSE_WRITE_*); 0 for reads. */
+type RWArgs = { fh: number; offset: number; size: number; flags: number; writeFlags: number };
 
 function decodeReadWrite(r: Reader, L: typeof abi.fuse_read_in | typeof abi.fuse_write_in, minor: number): RWArgs {
   // Before 7.9 fuse_write_in was 24 bytes (no lock_owner / flags).
@@ -140,6 +141,7 @@ function decodeReadWrite(r: Reader, L: typeof abi.fuse_read_in | typeof abi.fuse
     offset: sizeArg(r.buf, b + L.o.offset),
     size: r.buf.readUInt32LE(b + L.o.size),
     flags: size >= L.size ? r.buf.readUInt32LE(b + L.o.flags) : 0,
+    writeFlags: L === abi.fuse_write_in ? r.buf.readUInt32LE(b + abi.fuse_write_in.o.write_flags) : 0,
   };
 }
 
@@ -290,7 +292,7 @@ export const OPS: readonly OpRow[] = [
       const a = decodeReadWrite(r, abi.fuse_write_in, neg.minor);
       return { ...a, data: r.bytes(a.size, 'write data') };
     },
-    call: (h, ctx, n, a) => h.write(ctx, n, a.fh, a.offset, a.data, a.flags),
+    call: (h, ctx, n, a) => h.write(ctx, n, a.fh, a.offset, a.data, a.flags, a.writeFlags),
     encode: (written) => u32Payload(written),
   }),
   row<void, StatfsResult>('FUSE_STATFS', {
