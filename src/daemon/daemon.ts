@@ -9,7 +9,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { BlobCache } from '../hydrator/blob-cache.js';
 import { Hydrator } from '../hydrator/hydrator.js';
 import { openDb, type Db } from '../registry/db.js';
-import { listRepos, requeueInterrupted, type RepoConfig } from '../registry/repos.js';
+import { getRepo, listRepos, requeueInterrupted, type RepoConfig } from '../registry/repos.js';
 import type { StateRoot } from '../registry/state-root.js';
 import type { Level, Log } from '../util/log.js';
 import { acquirePidLock, type PidLock } from '../util/pid-lock.js';
@@ -130,7 +130,12 @@ export class Daemon {
         const c = wanted.get(name);
         if (m instanceof GatedMount && c && c.prepareState !== 'ready') m.follow(c);
         else if (m instanceof GatedMount && c) changed = (await this.#activate(m, c)) || changed;
-        else if (c?.generation !== m.generation) {
+        // Re-registered under the same name (remove-repo + add-repo): mount the new one. Read
+        // again here: HEAD moves switch generations while this pass awaits other mounts.
+        else if (c && this.#replaced(name, m)) {
+          await this.#unmount(name);
+          changed = true;
+        } else if (!c) {
           await this.#unmount(name);
           changed = true;
         }
@@ -152,6 +157,12 @@ export class Daemon {
       this.#again = false;
       void this.#reconcile();
     }
+  }
+
+  /** Whether the registry now holds another registration or generation than `m` serves. */
+  #replaced(name: string, m: RepoMount | GatedMount): boolean {
+    const now = getRepo(this.#db!, name);
+    return now?.generation !== m.generation || now.createdAt !== m.config.createdAt;
   }
 
   /** Mounts `c`: served if it is prepared, else gated until it is. True when it mounted. */

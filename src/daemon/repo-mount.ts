@@ -145,10 +145,13 @@ export class RepoMount {
     const generation = this.#generation + 1;
     const r = await this.#fs!.rebase(new TargetTree(from, changes), commit, {
       persist: (s) => saveGeneration(db, this.config.name, generation, s),
+      // With the commit, not a microtask later: the registry and this mount never disagree.
+      switched: (s) => {
+        this.#generation = generation;
+        this.#snapshot = s;
+      },
       sizeOf: (oid) => cache.sizeOf(oid) ?? -1,
     });
-    this.#generation = generation;
-    this.#snapshot = r.snapshot;
     log('info', 'generation switched', {
       repo: this.config.name, commit, generation, changes: changes.length, rowsWritten: r.puts, rowsDeleted: r.deletes,
       adopted: r.adopted, overlayRows: r.rows, ms: Math.round(performance.now() - t0),

@@ -89,6 +89,8 @@ interface Handle { ino: number; flags: number }
 export interface RebaseOptions {
   /** Writes the new snapshot (runs inside the overlay transaction that commits the new rows). */
   persist(snapshot: Snapshot): void;
+  /** Called in the same synchronous step, right after the commit (the owner's bookkeeping). */
+  switched(snapshot: Snapshot): void;
   /** A blob's size when known, else -1. */
   sizeOf(oid: Oid): number;
   signal?: AbortSignal;
@@ -505,6 +507,7 @@ export class WorkTreeFs implements FuseHandler {
     this.#o.store.putMany(plan.puts, plan.deletes, () => o.persist(plan.snapshot));
     const t2 = performance.now();
     this.#t.switchSnapshot(plan.snapshot);
+    o.switched(plan.snapshot);
     for (const a of plan.adopted) {
       try {
         this.#o.blobs.adopt(a.oid, a.size, a.file !== undefined ? { file: a.file } : { data: a.data! });
