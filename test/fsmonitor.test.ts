@@ -13,6 +13,8 @@ import { fuseTest } from './support/fuse-env.js';
 import { mountedRepo } from './support/mounted-repo.js';
 
 const exec = promisify(execFile);
+// git 2.39 (this machine) gets the hook only when asked (fsmonitorWanted): these tests ask.
+process.env.ARTIFACT_FS_FSMONITOR = 'on';
 
 const FILES: Record<string, string | { exec: string }> = {
   'README.md': '# tracked\n',

@@ -67,8 +67,18 @@ test('the harness notices a change made on one side only', fuseTest, async () =>
 });
 
 test('status porcelain is byte-exact for every kind of change', fuseTest, async () => {
-  const tw = await (await lab()).twins('status-porcelain');
-  await tw.both(async (d) => {
+  const L = await lab();
+  const tw = await L.twins('status-porcelain');
+  try { await inner(tw); } catch (e) {
+    const { execFileSync } = await import('node:child_process');
+    console.log('LS', execFileSync('ls', ['-la', tw.mount.dir]).toString());
+    console.log('LSFILES', execFileSync('git', ['-C', tw.mount.dir, 'ls-files', '-s']).toString());
+    console.log('DAEMONLOG', L.log().split('\n').filter((l) => !l.includes('hydrat')).slice(-60).join('\n'));
+    throw e;
+  }
+});
+async function inner(tw: any) {
+  await tw.both(async (d: string) => {
     await append(d, 'src/a.ts', 'unstaged\n'); // ' M'
     await append(d, 'src/b.ts', 'staged\n'); // 'M '
     await append(d, 'src/lib/c.ts', 'staged\n'); // 'MM' after the next append
@@ -91,7 +101,7 @@ test('status porcelain is byte-exact for every kind of change', fuseTest, async 
   await chmod(join(tw.mount.dir, 'bin/run'), 0o644);
   await chmod(join(tw.native.dir, 'bin/run'), 0o644);
   await tw.git(['add', 'bin/run']); // 'M ' (mode only)
-  await tw.both(async (d) => {
+  await tw.both(async (d: string) => {
     await append(d, 'src/lib/c.ts', 'unstaged on top\n');
     await append(d, 'added.txt', 'more\n');
   });
@@ -108,7 +118,7 @@ test('status porcelain is byte-exact for every kind of change', fuseTest, async 
     ['diff', '--name-status', 'HEAD'],
   ]) await tw.git(args);
   await tw.check('every kind of change');
-});
+}
 
 test('add, reset (mixed, soft, hard) and commit', fuseTest, async () => {
   const tw = await (await lab()).twins('add-reset-commit');

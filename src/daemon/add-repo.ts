@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setUpFsmonitor } from '../gitstore/fsmonitor-setup.js';
+import { fsmonitorWanted, setUpFsmonitor } from '../gitstore/fsmonitor-setup.js';
 import { configureCredentialHelper, type Credentials } from '../gitstore/credential-helper.js';
 import { createGitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
 import { writeIndex } from '../gitstore/index-writer.js';
@@ -106,7 +106,7 @@ export async function prepareRepo(root: StateRoot, tmp: string, spec: AddRepoSpe
     trees: [{ path: '', oid: source.head.tree as Oid }, ...entries.filter((e) => e.type === 'tree').map((e) => ({ path: e.path, oid: e.oid }))],
     // Every entry fsmonitor-valid as of add-repo: the first status asks the hook, which answers
     // "nothing changed" while the mount is pristine (repo-mount.ts), instead of an lstat each.
-    fsmonitorToken: ADD_REPO_FSMONITOR_TOKEN,
+    ...(await fsmonitorWanted() ? { fsmonitorToken: ADD_REPO_FSMONITOR_TOKEN } : {}),
   });
   if (credentials) {
     // Git in the mount (lazy fetches, fetch, pull, push) authenticates through this, without
@@ -125,7 +125,7 @@ export async function installPrepared(root: StateRoot, name: string, tmp: string
   await mkdir(root.repoDir(name), { recursive: true, mode: 0o700 });
   await rm(work, { recursive: true, force: true });
   await rename(join(tmp, 'work'), work);
-  await setUpFsmonitor(root.gitDir(name), { hook: root.fsmonitorHook(name), journal: root.fsmonitorJournal(name) });
+  await setUpFsmonitor(root.gitDir(name), { hook: root.fsmonitorHook(name), journal: root.fsmonitorJournal(name) }, await fsmonitorWanted());
 }
 
 /** The snapshot rows of generation 1 (the caller's transaction). */

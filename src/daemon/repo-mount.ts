@@ -8,7 +8,7 @@ import type { BlobProvider } from '../fs/blob-provider.js';
 import { WorkTreeFs } from '../fs/worktree-fs.js';
 import { OverlayStore } from '../overlay/index.js';
 import { FsmonitorJournal } from '../gitstore/fsmonitor-journal.js';
-import { setUpFsmonitor } from '../gitstore/fsmonitor-setup.js';
+import { fsmonitorWanted, setUpFsmonitor } from '../gitstore/fsmonitor-setup.js';
 import { createGitBlobFetcher, type GitBlobFetcher } from '../gitstore/git-blob-fetcher.js';
 import type { BlobCache } from '../hydrator/blob-cache.js';
 import type { Hydrator, HydrationSource } from '../hydrator/hydrator.js';
@@ -93,7 +93,7 @@ export class RepoMount {
     // journal (gitstore/fsmonitor-journal.ts). Both are in place before the mount is visible;
     // the config is re-asserted here for repos registered before add-repo wrote it.
     const fsm = { hook: root.fsmonitorHook(c.name), journal: root.fsmonitorJournal(c.name) };
-    await setUpFsmonitor(c.gitDir, fsm);
+    await setUpFsmonitor(c.gitDir, fsm, await fsmonitorWanted());
     // Pristine: the mount is exactly what add-repo indexed (its first generation, no overlay row
     // ever: every change leaves at least its directory's row), so the token add-repo wrote into
     // the index, or any other, may be answered with this boot's journal alone.

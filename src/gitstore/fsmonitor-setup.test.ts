@@ -100,3 +100,20 @@ test('an index written with an fsmonitor token and a pristine journal: the first
   t.after(() => k.close());
   assert.deepEqual(status(git), [' M README.md']);
 });
+
+test('fsmonitorWanted: forced by ARTIFACT_FS_FSMONITOR, else only for git >= 2.44 (the check_removed fix)', async () => {
+  const { fsmonitorWanted } = await import('./fsmonitor-setup.js');
+  const saved = process.env.ARTIFACT_FS_FSMONITOR;
+  try {
+    process.env.ARTIFACT_FS_FSMONITOR = 'on';
+    assert.equal(await fsmonitorWanted(), true);
+    process.env.ARTIFACT_FS_FSMONITOR = 'off';
+    assert.equal(await fsmonitorWanted(), false);
+    delete process.env.ARTIFACT_FS_FSMONITOR;
+    const [, major, minor] = /(\d+)\.(\d+)/.exec((await import('node:child_process')).execFileSync('git', ['--version']).toString())!;
+    assert.equal(await fsmonitorWanted(), Number(major) > 2 || (Number(major) === 2 && Number(minor) >= 44));
+  } finally {
+    if (saved === undefined) delete process.env.ARTIFACT_FS_FSMONITOR;
+    else process.env.ARTIFACT_FS_FSMONITOR = saved;
+  }
+});

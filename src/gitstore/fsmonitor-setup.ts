@@ -34,7 +34,25 @@ export function fsmonitorConfig(hook: string): Record<string, string> {
   };
 }
 
-export async function setUpFsmonitor(gitDir: string, f: FsmonitorFiles): Promise<void> {
+/**
+ * Whether git in the mount should use the hook. git before 2.44 has a bug with any fsmonitor
+ * (fixed upstream as "diff-lib: fix check_removed() when fsmonitor is active"): `git diff HEAD`
+ * reads an uninitialised stat for fsmonitor-valid entries and intermittently reports untouched
+ * files as deleted. We saw it in the mount under load (git 2.39.5). So the hook is on only where
+ * git has the fix, unless ARTIFACT_FS_FSMONITOR=on|off says otherwise.
+ */
+export async function fsmonitorWanted(): Promise<boolean> {
+  const forced = process.env.ARTIFACT_FS_FSMONITOR;
+  if (forced === 'on' || forced === 'off') return forced === 'on';
+  return (wanted ??= runGit(['--version']).then((v) => {
+    const m = /(\d+)\.(\d+)/.exec(v);
+    return m !== null && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 44));
+  }, () => false));
+}
+let wanted: Promise<boolean> | undefined;
+
+/** Writes the hook and the config; with `enabled` false, git keeps only the untracked cache. */
+export async function setUpFsmonitor(gitDir: string, f: FsmonitorFiles, enabled = true): Promise<void> {
   const script = fsmonitorHookScript(f.journal);
   if ((await readFile(f.hook, 'utf8').catch(() => undefined)) !== script) {
     await mkdir(dirname(f.hook), { recursive: true });
@@ -44,7 +62,9 @@ export async function setUpFsmonitor(gitDir: string, f: FsmonitorFiles): Promise
   }
   const have = await currentConfig(gitDir);
   for (const [key, value] of Object.entries(fsmonitorConfig(f.hook))) {
-    if (have.get(key) !== value) await runGit(['--git-dir', gitDir, 'config', '--local', key, value]);
+    if (!enabled && key !== 'core.untrackedcache') {
+      if (have.has(key)) await runGit(['--git-dir', gitDir, 'config', '--local', '--unset', key]);
+    } else if (have.get(key) !== value) await runGit(['--git-dir', gitDir, 'config', '--local', key, value]);
   }
 }
 
