@@ -36,6 +36,8 @@ export class HeadWatcher {
   #again = false;
   #failures = 0;
   #closed = false;
+  /** When index.lock was first seen in the current busy stretch. */
+  #busySince: number | undefined;
 
   constructor(o: HeadWatcherOptions) {
     this.#o = o;
@@ -109,7 +111,6 @@ export class HeadWatcher {
     }
   }
 
-  #busySince: number | undefined;
   async #gitBusy(): Promise<boolean> {
     const locked = await access(join(this.#o.gitDir, 'index.lock')).then(() => true, () => false);
     if (!locked) {

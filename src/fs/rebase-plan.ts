@@ -30,6 +30,8 @@ export interface UpperHash {
 export interface RebaseInput {
   table: NodeTable;
   target: TargetTree;
+  /** Of this switch's table and snapshot (the one upperCandidates used). */
+  paths: ViewPathResolver;
   commit: Oid;
   /** Blob ids of backing files, by file path (see upperCandidates). */
   hashes: ReadonlyMap<string, UpperHash>;
@@ -102,9 +104,8 @@ function parentMap(s: Snapshot): Map<number, number> {
  * Backing files worth hashing before a switch: upper content of rows whose view path the target
  * holds as a file (only those can become base). Hashing happens before the synchronous plan.
  */
-export function upperCandidates(table: NodeTable, target: TargetTree): Array<{ file: string; ino: number; oid: Oid }> {
+export function upperCandidates(table: NodeTable, target: TargetTree, paths: ViewPathResolver): Array<{ file: string; ino: number; oid: Oid }> {
   const out: Array<{ file: string; ino: number; oid: Oid }> = [];
-  const paths = new ViewPathResolver(table);
   for (const row of table.store.rows()) {
     if (row.state !== 'present' || row.kind !== 'file' || row.content.kind !== 'upper') continue;
     const path = paths.pathOf(row.ino);
@@ -115,8 +116,11 @@ export function upperCandidates(table: NodeTable, target: TargetTree): Array<{ f
   return out;
 }
 
-/** View paths by walking parent links: rows, then the base snapshot's own structure. */
-class ViewPathResolver {
+/**
+ * View paths by walking parent links: rows, then the base snapshot's own structure. Built once
+ * per switch (one walk of the snapshot) and shared by upperCandidates and the plan.
+ */
+export class ViewPathResolver {
   readonly #table: NodeTable;
   readonly #baseParent: Map<number, number>;
   constructor(table: NodeTable) {
@@ -181,7 +185,7 @@ class Planner {
     this.#from = input.table.snapshot;
     this.#store = input.table.store;
     this.#baseNs = BigInt(this.#from.commitTime) * 1_000_000_000n;
-    this.#paths = new ViewPathResolver(input.table);
+    this.#paths = input.paths;
   }
 
   run(): RebasePlan {

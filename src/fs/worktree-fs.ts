@@ -40,7 +40,7 @@ import { ChangeReporter } from './worktree-changes.js';
 import { FileContent } from './worktree-content.js';
 import { NodeTable, nowNs, S_IFMT, touchAtime, type WNode } from './worktree-nodes.js';
 import { renameEntry } from './worktree-rename.js';
-import { planRebase, upperCandidates, type UpperHash } from './rebase-plan.js';
+import { planRebase, upperCandidates, ViewPathResolver, type UpperHash } from './rebase-plan.js';
 import { hashBlobFile } from '../hydrator/blob-hash.js';
 import type { TargetTree } from '../snapshot/target-tree.js';
 import { getXattr, listXattrs, removeXattr, setXattr } from './worktree-xattr.js';
@@ -480,7 +480,8 @@ export class WorkTreeFs implements FuseHandler {
    * generation whole. Nothing the kernel cached changes, so nothing is invalidated.
    */
   async rebase(target: TargetTree, commit: Oid, o: RebaseOptions): Promise<RebaseResult> {
-    const candidates = upperCandidates(this.#t, target);
+    const paths = new ViewPathResolver(this.#t);
+    const candidates = upperCandidates(this.#t, target, paths);
     const live = new Set<string>();
     for (const c of candidates) {
       live.add(c.file);
@@ -502,7 +503,7 @@ export class WorkTreeFs implements FuseHandler {
     const t0 = performance.now();
     clearTimeout(this.#pendingTimer);
     this.#persistPending();
-    const plan = planRebase({ table: this.#t, target, commit, hashes: this.#hashes, sizeOf: o.sizeOf });
+    const plan = planRebase({ table: this.#t, target, paths, commit, hashes: this.#hashes, sizeOf: o.sizeOf });
     const t1 = performance.now();
     this.#o.store.putMany(plan.puts, plan.deletes, () => o.persist(plan.snapshot));
     const t2 = performance.now();
